@@ -1,0 +1,41 @@
+"""optkit: gradient descent, Newton's method and the calculus under them, on JAX.
+
+Importing optkit turns on JAX's 64-bit mode (``jax_enable_x64``), so Python floats and lists
+become float64 arrays; float32 inputs stay float32. Set ``OPTKIT_ENABLE_X64=0`` before the
+import to leave JAX's default alone.
+"""
+
+import os as _os
+
+import jax as _jax
+
+if _os.environ.get("OPTKIT_ENABLE_X64", "1") != "0":
+    _jax.config.update("jax_enable_x64", True)
+
+from . import problems  # noqa: E402
+from .analysis import CriticalPoint, Kind, classify  # noqa: E402
+from .solvers import (  # noqa: E402
+    BFGS,
+    Backtracking,
+    GradientDescent,
+    Newton,
+    NoLineSearch,
+    OptimizationError,
+    Optax,
+    Result,
+    Solver,
+    Status,
+    Trajectory,
+    gradient_descent,
+    minimize,
+    minimize_batch,
+    newton,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BFGS", "Backtracking", "CriticalPoint", "GradientDescent", "Kind", "Newton", "NoLineSearch",
+    "OptimizationError", "Optax", "Result", "Solver", "Status", "Trajectory", "__version__",
+    "classify", "gradient_descent", "minimize", "minimize_batch", "newton", "problems",
+]

@@ -1,0 +1,170 @@
+"""Second-order classification of a point: minimum, maximum, saddle or degenerate."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+Array = jax.Array
+
+
+class Kind(enum.IntEnum):
+    """Kind of a critical point; the integer code is what lives inside compiled programs."""
+
+    MINIMUM = 0
+    MAXIMUM = 1
+    SADDLE = 2
+    DEGENERATE = 3
+    NOT_CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+KIND_LABELS: tuple[str, ...] = tuple(k.label for k in Kind)
+
+
+def kind_label(code: Any) -> Any:
+    """Map a kind code (int or array of ints) to its label ("minimum", ...)."""
+    codes = np.asarray(code)
+    labels = np.asarray(KIND_LABELS)[codes]
+    return str(labels) if labels.ndim == 0 else labels
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class CriticalPoint:
+    """A point with its gradient norm and Hessian spectrum, classified.
+
+    ``kind`` is ``"minimum"`` (all Hessian eigenvalues > tol), ``"maximum"`` (all < −tol),
+    ``"saddle"`` (eigenvalues of both signs beyond ±tol), ``"degenerate"`` (some eigenvalue
+    within ±tol and no sign pair that decides it) or ``"not_critical"`` (‖∇f‖ > grad_tol).
+    ``index`` is the Morse index: the number of eigenvalues below −tol.
+    Batched (vmapped) points hold arrays; ``kind`` is then an array of labels.
+    """
+
+    x: Any
+    value: Array
+    grad_norm: Array
+    eigenvalues: Array
+    index: Array
+    kind_code: Array
+    tol: Array
+    grad_tol: Array
+
+    @property
+    def kind(self) -> Any:
+        if isinstance(self.kind_code, jax.core.Tracer):
+            raise TypeError("CriticalPoint.kind is a label; inside jit/vmap use .kind_code (Kind)")
+        return kind_label(self.kind_code)
+
+    @property
+    def is_minimum(self) -> Any:
+        return self.kind_code == Kind.MINIMUM
+
+
+def default_grad_tol(value: Array, dtype: Any) -> Array:
+    """ε^(1/3)·max(1, |f|): a gradient this small counts as zero at working precision."""
+    eps = jnp.finfo(dtype).eps
+    return eps ** (1.0 / 3.0) * jnp.maximum(1.0, jnp.abs(value))
+
+
+def eigenvalue_tol(eigenvalues: Array, grad_norm: Array) -> Array:
+    """Eigenvalues with |λ| ≤ tol count as zero.
+
+    tol = max(√ε·‖H‖₂, 10·√‖∇f‖). The first term is the rounding floor of a symmetric
+    eigensolver; the second covers points that are only approximately critical: near a
+    degenerate critical point at distance δ the gradient is O(δ²) while the Hessian's
+    eigenvalues are O(δ), so eigenvalues of order √‖∇f‖ cannot be told from zero.
+    """
+    eps = jnp.finfo(eigenvalues.dtype).eps
+    norm = jnp.max(jnp.abs(eigenvalues), initial=0.0)
+    return jnp.maximum(jnp.sqrt(eps) * norm, 10.0 * jnp.sqrt(grad_norm))
+
+
+def classify_spectrum(
+    eigenvalues: Array, grad_norm: Array, grad_tol: Array, tol: Array | None = None
+) -> tuple[Array, Array, Array]:
+    """Kind code, Morse index and tolerance from the Hessian eigenvalues (traceable)."""
+    if tol is None:
+        tol = eigenvalue_tol(eigenvalues, grad_norm)
+    positive = jnp.any(eigenvalues > tol)
+    negative = jnp.any(eigenvalues < -tol)
+    zero = jnp.any(jnp.abs(eigenvalues) <= tol)
+    kind = jnp.where(
+        positive & negative,
+        Kind.SADDLE,
+        jnp.where(zero, Kind.DEGENERATE, jnp.where(positive, Kind.MINIMUM, Kind.MAXIMUM)),
+    )
+    kind = jnp.where(grad_norm > grad_tol, Kind.NOT_CRITICAL, kind)
+    index = jnp.sum(eigenvalues < -tol)
+    return kind.astype(jnp.int32), index.astype(jnp.int32), jnp.asarray(tol)
+
+
+def classify_flat(
+    fun: Callable[[Array], Array],
+    x: Array,
+    grad_tol: float | Array | None = None,
+    tol: float | Array | None = None,
+    unravel: Callable[[Array], Any] | None = None,
+) -> CriticalPoint:
+    """classify() on a function of a flat vector (traceable; used by the solvers)."""
+    value, grad = jax.value_and_grad(fun)(x)
+    hess = jax.hessian(fun)(x)
+    hess = 0.5 * (hess + hess.T)
+    eigenvalues = jnp.linalg.eigvalsh(hess)
+    grad_norm = jnp.linalg.norm(grad)
+    if grad_tol is None:
+        grad_tol = default_grad_tol(value, x.dtype)
+    grad_tol = jnp.asarray(grad_tol, x.dtype)
+    kind, index, tol = classify_spectrum(eigenvalues, grad_norm, grad_tol, tol)
+    return CriticalPoint(
+        x=unravel(x) if unravel is not None else x,
+        value=value,
+        grad_norm=grad_norm,
+        eigenvalues=eigenvalues,
+        index=index,
+        kind_code=kind,
+        tol=tol,
+        grad_tol=grad_tol,
+    )
+
+
+def classify(
+    fun: Callable[[Any], Array],
+    x: Any,
+    grad_tol: float | None = None,
+    tol: float | None = None,
+) -> CriticalPoint:
+    """Classify ``x`` as a critical point of ``fun`` from the Hessian's eigenvalues.
+
+    The Hessian H = ∇²f(x) (symmetrised, ½(H + Hᵀ)) of the ravelled parameters is
+    diagonalised; with λ₁ ≤ … ≤ λₙ its eigenvalues and ``tol`` from :func:`eigenvalue_tol`
+    (unless given):
+
+    * ``not_critical`` if ‖∇f(x)‖ > grad_tol (default ε^(1/3)·max(1, |f(x)|));
+    * ``saddle`` if some λᵢ > tol and some λⱼ < −tol;
+    * ``minimum`` if every λᵢ > tol, ``maximum`` if every λᵢ < −tol;
+    * ``degenerate`` otherwise (an eigenvalue within ±tol decides nothing).
+
+    Works on pytrees (they are ravelled) and under ``jax.jit`` / ``jax.vmap``.
+    """
+    x = jax.tree_util.tree_map(jnp.asarray, x)
+    if not jax.tree_util.tree_leaves(x):
+        raise ValueError("classify: x has no array leaves")
+    flat, unravel = ravel_pytree(x)
+    if not jnp.issubdtype(flat.dtype, jnp.floating):
+        flat = flat.astype(jnp.result_type(float))
+
+    def flat_fun(z: Array) -> Array:
+        return fun(unravel(z))
+
+    return classify_flat(flat_fun, flat, grad_tol=grad_tol, tol=tol, unravel=unravel)

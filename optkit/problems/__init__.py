@@ -1,0 +1,1 @@
+"""Problems (registry filled in separately)."""

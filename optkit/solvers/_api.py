@@ -1,0 +1,259 @@
+"""minimize, minimize_batch and the method registry."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.flatten_util import ravel_pytree
+
+from ._base import Solver
+from ._driver import solve_flat
+from ._result import Result
+from ._status import Status
+from .bfgs import BFGS
+from .gradient_descent import gradient_descent_solver
+from .newton import Newton
+from .optax_solver import Optax
+
+
+def _lbfgs(memory_size: int = 10, max_linesearch_steps: int = 30) -> Solver:
+    return Optax(
+        optax.lbfgs(
+            memory_size=memory_size,
+            linesearch=optax.scale_by_zoom_linesearch(max_linesearch_steps=max_linesearch_steps),
+        )
+    )
+
+
+def _newton_cg(**options: Any) -> Solver:
+    from .newton_cg import NewtonCG
+
+    return NewtonCG(**options)
+
+
+def _trust_region(**options: Any) -> Solver:
+    from .trust_region import TrustRegion
+
+    return TrustRegion(**options)
+
+
+#: method name → factory taking the method's options
+METHODS: dict[str, Callable[..., Solver]] = {
+    "gradient_descent": gradient_descent_solver,
+    "newton": Newton,
+    "newton_cg": _newton_cg,
+    "trust_region": _trust_region,
+    "bfgs": BFGS,
+    "lbfgs": _lbfgs,
+}
+
+SECOND_ORDER = ("newton", "newton_cg", "trust_region", "bfgs", "lbfgs")
+
+
+class OptimizationError(RuntimeError):
+    """Raised by ``minimize(..., throw=True)`` when a solve does not converge."""
+
+
+def make_solver(method: str | Solver, **options: Any) -> Solver:
+    """The solver object for a method name (with its options) or a solver object as is."""
+    if isinstance(method, Solver):
+        if options:
+            raise TypeError(f"options {sorted(options)} given with a solver object; "
+                            "set them on the solver instead")
+        return method
+    if isinstance(method, optax.GradientTransformation):
+        return Optax(method)
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {sorted(METHODS)} "
+                         "or a solver object")
+    return METHODS[method](**options)
+
+
+def default_max_steps(method: str | Solver) -> int:
+    name = method if isinstance(method, str) else type(method).__name__.lower()
+    return 1000 if name in SECOND_ORDER or name in ("newtoncg", "trustregion") else 20_000
+
+
+def default_grad_tol(dtype: Any) -> float:
+    """1e-8 in float64, 1e-4 in float32 (and below)."""
+    return 1e-8 if jnp.finfo(dtype).bits >= 64 else 1e-4
+
+
+def as_start(x0: Any) -> Any:
+    """A list or tuple of numbers becomes one array (as scipy users expect); pytrees stay."""
+    if isinstance(x0, (list, tuple)) and all(np.ndim(v) == 0 for v in jax.tree_util.tree_leaves(x0)):
+        x0 = jnp.asarray(x0)
+    return jax.tree_util.tree_map(jnp.asarray, x0)
+
+
+def _flatten(x0: Any) -> tuple[jax.Array, Callable[[jax.Array], Any]]:
+    x0 = as_start(x0)
+    if not jax.tree_util.tree_leaves(x0):
+        raise ValueError("x0 has no array leaves")
+    flat, unravel = ravel_pytree(x0)
+    if not jnp.issubdtype(flat.dtype, jnp.floating):
+        flat = flat.astype(jnp.result_type(float))
+        x0 = jax.tree_util.tree_map(lambda a: jnp.asarray(a, flat.dtype), x0)
+        flat, unravel = ravel_pytree(x0)
+    return flat, unravel
+
+
+@functools.partial(
+    jax.jit, static_argnames=("fun", "solver", "max_steps", "record", "classify", "unravel")
+)
+def _solve_jit(fun, solver, x0_flat, grad_tol, x_tol, f_tol, max_steps, record, classify,
+               unravel):
+    return solve_flat(lambda z: fun(unravel(z)), x0_flat, solver, grad_tol=grad_tol,
+                      x_tol=x_tol, f_tol=f_tol, max_steps=max_steps, record=record,
+                      classify=classify, unravel=unravel)
+
+
+class _Unraveller:
+    """Hashable stand-in for ``unravel`` so the jitted solve can be cached per pytree shape."""
+
+    def __init__(self, unravel: Callable[[jax.Array], Any], x0: Any) -> None:
+        self.unravel = unravel
+        leaves, self.treedef = jax.tree_util.tree_flatten(x0)
+        self.key = (self.treedef, tuple((jnp.shape(l), jnp.result_type(l)) for l in leaves))
+
+    def __call__(self, flat: jax.Array) -> Any:
+        return self.unravel(flat)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Unraveller) and self.key == other.key
+
+
+def minimize(
+    fun: Callable[[Any], jax.Array],
+    x0: Any,
+    method: str | Solver = "newton",
+    *,
+    grad_tol: float | None = None,
+    x_tol: float = 0.0,
+    f_tol: float = 0.0,
+    max_steps: int | None = None,
+    record: bool = False,
+    classify: bool | None = None,
+    throw: bool = False,
+    **options: Any,
+) -> Result:
+    """Minimise ``fun`` from ``x0`` in one compiled loop.
+
+    Args:
+        fun: JAX-traceable f(x) → scalar; x is a pytree of float arrays shaped like ``x0``.
+        x0: the start; its pytree structure and dtype are kept (Python floats follow JAX's
+            default float, float64 once optkit is imported).
+        method: "newton" (default), "gradient_descent", "newton_cg", "trust_region", "bfgs",
+            "lbfgs", a solver object (``optkit.Newton(...)``) or an optax transformation.
+        grad_tol: stop when ‖∇f(x)‖₂ ≤ grad_tol (default 1e-8 in float64, 1e-4 in float32).
+        x_tol, f_tol: optional step and decrease tolerances (see the driver's stopping rule).
+        max_steps: cap on accepted steps (default 1000 for second-order methods, 20000 for
+            first-order ones).
+        record: keep the per-step trajectory in ``result.trajectory``.
+        classify: classify the end point from the Hessian's eigenvalues (default: when x has at
+            most 1000 entries).
+        throw: raise :class:`OptimizationError` if the solve did not converge (outside
+            jit/vmap only).
+        **options: passed to the method's solver, e.g. ``line_search="none"``, ``step_size``,
+            ``regularization="levenberg"``.
+
+    Returns:
+        A :class:`Result`; under ``jax.vmap`` each start gets its own status.
+    """
+    solver = make_solver(method, **options)
+    x0 = as_start(x0)
+    flat, unravel = _flatten(x0)
+    if grad_tol is None:
+        grad_tol = default_grad_tol(flat.dtype)
+    if max_steps is None:
+        max_steps = default_max_steps(method)
+    if classify is None:
+        classify = flat.size <= 1000
+    try:
+        hash(fun)
+    except TypeError:
+        fun = _HashById(fun)
+    result = _solve_jit(fun, solver, flat, grad_tol, x_tol, f_tol, int(max_steps), bool(record),
+                        bool(classify), _Unraveller(unravel, x0))
+    if throw and not isinstance(result.status_code, jax.core.Tracer):
+        codes = np.asarray(result.status_code)
+        if np.any(codes != Status.CONVERGED):
+            raise OptimizationError(f"minimize did not converge: {result.message}")
+    return result
+
+
+class _HashById:
+    def __init__(self, fun: Callable[..., Any]) -> None:
+        self.fun = fun
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fun(*args)
+
+    def __hash__(self) -> int:
+        return id(self.fun)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _HashById) and other.fun is self.fun
+
+
+def newton(fun: Callable[[Any], jax.Array], x0: Any, **kw: Any) -> Result:
+    """``minimize(fun, x0, method="newton", **kw)``."""
+    return minimize(fun, x0, method="newton", **kw)
+
+
+def gradient_descent(fun: Callable[[Any], jax.Array], x0: Any, **kw: Any) -> Result:
+    """``minimize(fun, x0, method="gradient_descent", **kw)``."""
+    return minimize(fun, x0, method="gradient_descent", **kw)
+
+
+def _shard_leading_axis(x0s: Any) -> tuple[Any, int]:
+    """Spread the starts over all local devices (padding with copies of the first start)."""
+    devices = jax.local_devices()
+    n = jax.tree_util.tree_leaves(x0s)[0].shape[0]
+    if len(devices) == 1:
+        return x0s, n
+    pad = (-n) % len(devices)
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("starts",))
+    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("starts"))
+
+    def place(a: jax.Array) -> jax.Array:
+        if pad:
+            a = jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)])
+        return jax.device_put(a, sharding)
+
+    return jax.tree_util.tree_map(place, x0s), n
+
+
+def minimize_batch(
+    fun: Callable[[Any], jax.Array], x0s: Any, method: str | Solver = "newton", **kw: Any
+) -> Result:
+    """Solve from every start in ``x0s`` (leading axis = starts) as one vmapped program.
+
+    The starts are sharded over the local devices when there are several. Each start gets its
+    own status; a failing start never stops the batch. Keywords are those of :func:`minimize`.
+    """
+    x0s = as_start(x0s)
+    sizes = {a.shape[0] if a.ndim else None for a in jax.tree_util.tree_leaves(x0s)}
+    if len(sizes) != 1 or None in sizes:
+        raise ValueError("x0s: every leaf needs the same leading (starts) axis")
+    throw = kw.pop("throw", False)
+    solver = make_solver(method, **{k: kw.pop(k) for k in list(kw) if k not in _MINIMIZE_KW})
+    x0s, n = _shard_leading_axis(x0s)
+    result = jax.vmap(lambda x0: minimize(fun, x0, solver, **kw))(x0s)
+    if jax.tree_util.tree_leaves(x0s)[0].shape[0] != n:
+        result = jax.tree_util.tree_map(lambda a: a[:n], result)
+    if throw and np.any(np.asarray(result.status_code) != Status.CONVERGED):
+        raise OptimizationError("minimize_batch: some starts did not converge")
+    return result
+
+
+_MINIMIZE_KW = ("grad_tol", "x_tol", "f_tol", "max_steps", "record", "classify")

@@ -1,0 +1,53 @@
+"""The solver protocol: a small immutable object with ``init`` and ``step``.
+
+Solvers see a function of a flat vector ``x`` (the driver ravels pytrees) and keep their
+own state, a NamedTuple with at least the fields ``x``, ``f`` and ``g`` (the current
+accepted iterate, its value and gradient). One call of ``step`` is one trip round the
+driver's loop: an accepted step or a rejected line-search trial.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from typing import Any, ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+FlatFun = Callable[[Array], Array]
+
+
+class StepInfo(NamedTuple):
+    """What one trip round the loop did."""
+
+    accepted: Array  # bool: the state now holds a new iterate
+    failed: Array  # bool: the solver cannot make progress (e.g. line search exhausted)
+    step_size: Array  # the accepted step length t (x_new = x + t·d)
+    aux: dict[str, Array]  # extra per-step scalars to record (names in Solver.aux_names)
+
+
+class Solver(abc.ABC):
+    """Base class of every solver. Subclasses are frozen dataclasses (hashable, static)."""
+
+    #: names of the extra per-step scalars that ``step`` reports in ``StepInfo.aux``
+    aux_names: ClassVar[tuple[str, ...]] = ()
+
+    @abc.abstractmethod
+    def init(self, fun: FlatFun, x: Array) -> Any:
+        """State at the starting point ``x``."""
+
+    @abc.abstractmethod
+    def step(self, fun: FlatFun, state: Any) -> tuple[Any, StepInfo]:
+        """One accepted step or one rejected trial."""
+
+    def wants_more(self, state: Any) -> Array:
+        """True where the solver refuses to stop even though ‖∇f‖ ≤ grad_tol.
+
+        Newton uses it to leave saddle points along negative curvature.
+        """
+        return jnp.asarray(False)
+
+    def default_aux(self, dtype: Any) -> dict[str, Array]:
+        return {name: jnp.zeros((), dtype) for name in self.aux_names}

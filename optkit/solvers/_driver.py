@@ -1,0 +1,170 @@
+"""The one loop every solver runs in: a single ``lax.while_loop`` in a single XLA program.
+
+The driver owns what all solvers share: the step cap, the non-finite check, the status and the
+trajectory buffers. Solvers only ``init`` and ``step`` (see ``_base.Solver``).
+
+Stopping rule, checked after every trip round the loop, first match wins:
+
+1. any of x, f(x), ∇f(x) (or the search direction) non-finite → NONFINITE; the result keeps
+   the last finite iterate;
+2. an accepted step with ‖∇f(x)‖₂ ≤ grad_tol, unless the solver wants more (Newton at a
+   point of negative curvature) → CONVERGED;
+3. the solver failed (line search exhausted) → LINE_SEARCH_FAILED;
+4. an accepted step with ‖Δx‖₂ ≤ x_tol·(1 + ‖x‖₂) → SMALL_STEP (x_tol = 0: only Δx = 0);
+5. f_tol > 0 and an accepted step with |Δf| ≤ f_tol·(1 + |f|) → SMALL_DECREASE;
+6. ‖x‖_∞ or −f beyond 1e30 → DIVERGED;
+7. num_steps = max_steps → MAX_STEPS.
+
+The start is checked too: a non-finite start is NONFINITE and a start that already satisfies
+rule 2 is CONVERGED after 0 steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from ..analysis.classify import classify_flat, default_grad_tol
+from ._base import Array, FlatFun, Solver
+from ._result import Result, Trajectory
+from ._status import RUNNING, Status
+
+DIVERGENCE_BOUND = 1e30
+
+
+class _Carry(NamedTuple):
+    state: Any
+    num_steps: Array
+    num_evals: Array
+    status: Array
+    buffers: dict[str, Array] | None
+
+
+def _all_finite(*arrays: Array) -> Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in arrays]))
+
+
+def _finite_state(state: Any) -> Array:
+    direction = getattr(state, "d", state.x)
+    return _all_finite(state.x, state.f, state.g, direction)
+
+
+def _first(conditions: list[tuple[Array, Status]], default: Array) -> Array:
+    status = default
+    for condition, code in reversed(conditions):
+        status = jnp.where(condition, jnp.int32(code), status)
+    return status
+
+
+def _row(state: Any, step_size: Array, aux: dict[str, Array]) -> dict[str, Array]:
+    return {
+        "x": state.x, "value": state.f, "grad_norm": jnp.linalg.norm(state.g),
+        "step_size": step_size, **{f"aux:{k}": v for k, v in aux.items()},
+    }
+
+
+def solve_flat(
+    fun: FlatFun,
+    x0: Array,
+    solver: Solver,
+    *,
+    grad_tol: Array,
+    x_tol: Array,
+    f_tol: Array,
+    max_steps: int,
+    record: bool,
+    classify: bool,
+    unravel: Any,
+) -> Result:
+    """Run ``solver`` on ``fun`` from the flat start ``x0``; see the module docstring."""
+    dtype = x0.dtype
+    grad_tol = jnp.asarray(grad_tol, dtype)
+    x_tol = jnp.asarray(x_tol, dtype)
+    f_tol = jnp.asarray(f_tol, dtype)
+    state = solver.init(fun, x0)
+    grad_norm0 = jnp.linalg.norm(state.g)
+    status0 = _first(
+        [
+            (~_finite_state(state), Status.NONFINITE),
+            ((grad_norm0 <= grad_tol) & ~solver.wants_more(state), Status.CONVERGED),
+            (jnp.asarray(max_steps <= 0), Status.MAX_STEPS),
+        ],
+        jnp.int32(RUNNING),
+    )
+
+    buffers = None
+    if record:
+        row0 = _row(state, jnp.zeros((), dtype), solver.default_aux(dtype))
+        buffers = {
+            k: jnp.full((max_steps + 1,) + jnp.shape(v), jnp.nan, dtype).at[0].set(v)
+            for k, v in row0.items()
+        }
+
+    def cond(carry: _Carry) -> Array:
+        return carry.status == RUNNING
+
+    def body(carry: _Carry) -> _Carry:
+        old = carry.state
+        new, info = solver.step(fun, old)
+        finite = _finite_state(new)
+        accepted = info.accepted & finite
+        state = jax.tree_util.tree_map(lambda a, b: jnp.where(finite, a, b), new, old)
+        num_steps = carry.num_steps + accepted.astype(jnp.int32)
+        grad_norm = jnp.linalg.norm(state.g)
+        dx = jnp.linalg.norm(state.x - old.x)
+        df = jnp.abs(state.f - old.f)
+        status = _first(
+            [
+                (~finite, Status.NONFINITE),
+                (accepted & (grad_norm <= grad_tol) & ~solver.wants_more(state), Status.CONVERGED),
+                (info.failed, Status.LINE_SEARCH_FAILED),
+                (accepted & (dx <= x_tol * (1 + jnp.linalg.norm(state.x))), Status.SMALL_STEP),
+                (accepted & (f_tol > 0) & (df <= f_tol * (1 + jnp.abs(state.f))),
+                 Status.SMALL_DECREASE),
+                ((jnp.max(jnp.abs(state.x)) > DIVERGENCE_BOUND) | (state.f < -DIVERGENCE_BOUND),
+                 Status.DIVERGED),
+                (num_steps >= max_steps, Status.MAX_STEPS),
+            ],
+            jnp.int32(RUNNING),
+        )
+        buffers = carry.buffers
+        if buffers is not None:
+            row = _row(state, info.step_size, info.aux)
+            # rejected trials write out of bounds, which mode="drop" discards
+            index = jnp.where(accepted, num_steps, max_steps + 1)
+            buffers = {k: buffers[k].at[index].set(row[k], mode="drop") for k in buffers}
+        return _Carry(state, num_steps, carry.num_evals + 1, status, buffers)
+
+    carry = _Carry(state, jnp.int32(0), jnp.int32(1), status0, buffers)
+    carry = lax.while_loop(cond, body, carry)
+    state = carry.state
+
+    trajectory = None
+    if carry.buffers is not None:
+        b = carry.buffers
+        trajectory = Trajectory(
+            x=jax.vmap(unravel)(b["x"]),
+            value=b["value"],
+            grad_norm=b["grad_norm"],
+            step_size=b["step_size"],
+            aux={k[4:]: v for k, v in b.items() if k.startswith("aux:")},
+            length=carry.num_steps + 1,
+        )
+    critical_point = None
+    if classify:
+        cp_grad_tol = jnp.maximum(grad_tol, default_grad_tol(state.f, dtype))
+        critical_point = classify_flat(fun, state.x, grad_tol=cp_grad_tol, unravel=unravel)
+    return Result(
+        x=unravel(state.x),
+        value=state.f,
+        grad_norm=jnp.linalg.norm(state.g),
+        num_steps=carry.num_steps,
+        num_evals=carry.num_evals,
+        status_code=carry.status,
+        converged=carry.status == Status.CONVERGED,
+        trajectory=trajectory,
+        critical_point=critical_point,
+    )

@@ -1,0 +1,52 @@
+"""BFGS: a quasi-Newton direction d = −B·∇f from an inverse-Hessian estimate B."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax.numpy as jnp
+
+from ._base import Array, FlatFun
+from ._descent import Descent, Direction, LineSearchSolver
+from ._linesearch import Backtracking, NoLineSearch, make_line_search
+
+
+@dataclasses.dataclass(frozen=True)
+class BFGSDescent(Descent):
+    """Inverse-Hessian estimate updated by
+
+        B₊ = (I − ρ s yᵀ) B (I − ρ y sᵀ) + ρ s sᵀ,   ρ = 1/(yᵀs),
+
+    skipped when yᵀs ≤ √ε‖s‖‖y‖ (no curvature information, which Armijo alone cannot
+    guarantee). Before the first update B is rescaled to (yᵀs / yᵀy)·I (Nocedal & Wright 6.20).
+    """
+
+    def init(self, x: Array, g: Array) -> tuple[Array, Array]:
+        scale = 1.0 / jnp.maximum(1.0, jnp.linalg.norm(g))
+        return jnp.eye(x.size, dtype=x.dtype) * scale, jnp.asarray(True)
+
+    def update(self, state: tuple[Array, Array], s: Array, y: Array) -> tuple[Array, Array]:
+        inv_hess, first = state
+        ys = jnp.dot(y, s)
+        eps = jnp.finfo(s.dtype).eps
+        useful = ys > jnp.sqrt(eps) * jnp.linalg.norm(s) * jnp.linalg.norm(y)
+        safe_ys = jnp.where(useful, ys, 1.0)
+        scaled = jnp.where(first, jnp.eye(s.size, dtype=s.dtype) * safe_ys / jnp.dot(y, y), inv_hess)
+        rho = 1.0 / safe_ys
+        left = jnp.eye(s.size, dtype=s.dtype) - rho * jnp.outer(s, y)
+        updated = left @ scaled @ left.T + rho * jnp.outer(s, s)
+        return jnp.where(useful, updated, inv_hess), first & ~useful
+
+    def direction(self, fun: FlatFun, x: Array, g: Array, state: tuple[Array, Array]) -> Direction:
+        d = -state[0] @ g
+        zero = jnp.zeros((), x.dtype)
+        return Direction(d=d, curvature=zero, escape=jnp.asarray(False), aux={}, state=state)
+
+
+@dataclasses.dataclass(frozen=True)
+class BFGS(LineSearchSolver):
+    """BFGS with Armijo backtracking folded into the loop (dense n×n estimate)."""
+
+    def __init__(self, line_search: str | Backtracking | NoLineSearch | None = "backtracking"):
+        object.__setattr__(self, "descent", BFGSDescent())
+        object.__setattr__(self, "line_search", make_line_search(line_search))

@@ -1,0 +1,113 @@
+"""Newton's method with an exact autodiff Hessian and a safeguard for indefinite Hessians.
+
+The Hessian H = ∇²f(x) is symmetrised and factorised once per accepted step as H = V·diag(λ)·Vᵀ
+(an eigendecomposition: it solves the Newton system and shows the curvature at the same
+time). With δ = √ε·max|λ| the floor below which an eigenvalue counts as zero, the
+``regularization`` picks the step:
+
+* ``"eigen"`` (default, "saddle-free" Newton): d = −V·diag(1/max(|λᵢ|, δ))·Vᵀ∇f. Directions of
+  negative curvature are followed downhill instead of uphill, so saddles repel the iteration.
+* ``"levenberg"``: d = −(H + μI)⁻¹∇f with the smallest shift μ = max(0, δ − λ_min) that makes
+  H + μI positive definite.
+* ``"steepest"``: the Newton step where H is positive definite, otherwise d = −∇f.
+* ``"none"``: the textbook step d = −H⁻¹∇f, which is drawn to maxima and saddles as much as
+  to minima (use it with ``line_search="none"`` to find any critical point).
+
+Where H has an eigenvalue below −δ, the step is also given a component of length at least
+``escape_length`` along the most negative eigenvector (pointing downhill), so that a start
+exactly on a saddle, where ∇f = 0, still leaves it; and the solve does not report convergence
+there. Each step records ``strategy`` (0 Newton, 1 modified Newton, 2 steepest descent,
+3 negative-curvature escape) and ``damping`` (μ, or the largest eigenvalue change).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+from ._base import Array, FlatFun
+from ._descent import Descent, Direction, LineSearchSolver
+from ._linesearch import Backtracking, NoLineSearch, make_line_search
+
+REGULARIZATIONS = ("eigen", "levenberg", "steepest", "none")
+
+NEWTON, MODIFIED, STEEPEST, ESCAPE = 0, 1, 2, 3
+
+
+@dataclasses.dataclass(frozen=True)
+class NewtonDescent(Descent):
+    regularization: str = "eigen"
+    escape_length: float = 1.0
+    aux_names = ("strategy", "damping", "min_eigenvalue")
+
+    def direction(self, fun: FlatFun, x: Array, g: Array, state: object) -> Direction:
+        hess = jax.hessian(fun)(x)
+        hess = 0.5 * (hess + hess.T)
+        lam, vecs = jnp.linalg.eigh(hess)
+        g_eig = vecs.T @ g
+        eps = jnp.finfo(x.dtype).eps
+        floor = jnp.maximum(jnp.sqrt(eps) * jnp.max(jnp.abs(lam)), jnp.finfo(x.dtype).tiny)
+        lam_min = lam[0]
+        definite = lam_min > floor
+
+        if self.regularization == "eigen":
+            lam_used = jnp.maximum(jnp.abs(lam), floor)
+        elif self.regularization == "levenberg":
+            lam_used = lam + jnp.maximum(0.0, floor - lam_min)
+        elif self.regularization in ("steepest", "none"):
+            lam_used = jnp.where(lam == 0, floor, lam) if self.regularization == "none" else lam
+        else:
+            raise ValueError(f"unknown regularization {self.regularization!r}")
+        step_eig = -g_eig / lam_used
+        strategy = jnp.where(definite, NEWTON, MODIFIED)
+        damping = jnp.max(jnp.abs(lam_used - lam))
+
+        if self.regularization == "steepest":
+            step_eig = jnp.where(definite, step_eig, -g_eig)
+            strategy = jnp.where(definite, NEWTON, STEEPEST)
+            damping = jnp.zeros_like(damping)
+
+        negative = lam_min < -floor
+        if self.regularization != "none":
+            # leave along the most negative eigenvector, downhill (sign of −∇f·v, + at a tie)
+            sign = jnp.where(g_eig[0] > 0, -1.0, 1.0)
+            length = jnp.maximum(jnp.abs(step_eig[0]), self.escape_length)
+            step_eig = step_eig.at[0].set(jnp.where(negative, sign * length, step_eig[0]))
+            strategy = jnp.where(negative, ESCAPE, strategy)
+        d = vecs @ step_eig
+        curvature = jnp.sum(lam * step_eig**2)
+        escape = negative if self.regularization != "none" else jnp.asarray(False)
+        aux = {
+            "strategy": strategy.astype(x.dtype),
+            "damping": damping.astype(x.dtype),
+            "min_eigenvalue": lam_min,
+        }
+        return Direction(d=d, curvature=curvature, escape=escape, aux=aux, state=state)
+
+
+@dataclasses.dataclass(frozen=True)
+class Newton(LineSearchSolver):
+    """Newton's method x₊ = x + t·d with d from the (regularised) Newton system.
+
+    Args:
+        line_search: "backtracking" (Armijo from t = 1, default) or "none" (full steps).
+        regularization: "eigen" (default), "levenberg", "steepest" or "none"; see the module
+            docstring for the exact rules.
+        escape_length: minimum length of the component along the most negative eigenvector
+            where the Hessian is indefinite (the line search shortens it as needed).
+    """
+
+    def __init__(
+        self,
+        line_search: str | Backtracking | NoLineSearch | None = "backtracking",
+        regularization: str = "eigen",
+        escape_length: float = 1.0,
+    ) -> None:
+        if regularization not in REGULARIZATIONS:
+            raise ValueError(
+                f"unknown regularization {regularization!r}; expected one of {REGULARIZATIONS}"
+            )
+        object.__setattr__(self, "descent", NewtonDescent(regularization, escape_length))
+        object.__setattr__(self, "line_search", make_line_search(line_search))
