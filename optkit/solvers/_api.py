@@ -87,7 +87,8 @@ def default_grad_tol(dtype: Any) -> float:
 
 def as_start(x0: Any) -> Any:
     """A list or tuple of numbers becomes one array (as scipy users expect); pytrees stay."""
-    if isinstance(x0, (list, tuple)) and all(np.ndim(v) == 0 for v in jax.tree_util.tree_leaves(x0)):
+    leaves = jax.tree_util.tree_leaves(x0)
+    if isinstance(x0, (list, tuple)) and all(np.ndim(v) == 0 for v in leaves):
         x0 = jnp.asarray(x0)
     return jax.tree_util.tree_map(jnp.asarray, x0)
 

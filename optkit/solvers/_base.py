@@ -15,6 +15,8 @@ from typing import Any, ClassVar, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from ._status import Status
+
 Array = jax.Array
 FlatFun = Callable[[Array], Array]
 
@@ -33,6 +35,8 @@ class Solver(abc.ABC):
 
     #: names of the extra per-step scalars that ``step`` reports in ``StepInfo.aux``
     aux_names: ClassVar[tuple[str, ...]] = ()
+    #: the status reported when ``step`` says ``failed``
+    failure_status: ClassVar[Status] = Status.LINE_SEARCH_FAILED
 
     @abc.abstractmethod
     def init(self, fun: FlatFun, x: Array) -> Any:

@@ -9,7 +9,8 @@ Stopping rule, checked after every trip round the loop, first match wins:
    the last finite iterate;
 2. an accepted step with ‖∇f(x)‖₂ ≤ grad_tol, unless the solver wants more (Newton at a
    point of negative curvature) → CONVERGED;
-3. the solver failed (line search exhausted) → LINE_SEARCH_FAILED;
+3. the solver failed → its ``failure_status`` (LINE_SEARCH_FAILED when a line search is
+   exhausted, SMALL_STEP when a trust region collapses);
 4. an accepted step with ‖Δx‖₂ ≤ x_tol·(1 + ‖x‖₂) → SMALL_STEP (x_tol = 0: only Δx = 0);
 5. f_tol > 0 and an accepted step with |Δf| ≤ f_tol·(1 + |f|) → SMALL_DECREASE;
 6. ‖x‖_∞ or −f beyond 1e30 → DIVERGED;
@@ -120,7 +121,7 @@ def solve_flat(
             [
                 (~finite, Status.NONFINITE),
                 (accepted & (grad_norm <= grad_tol) & ~solver.wants_more(state), Status.CONVERGED),
-                (info.failed, Status.LINE_SEARCH_FAILED),
+                (info.failed, solver.failure_status),
                 (accepted & (dx <= x_tol * (1 + jnp.linalg.norm(state.x))), Status.SMALL_STEP),
                 (accepted & (f_tol > 0) & (df <= f_tol * (1 + jnp.abs(state.f))),
                  Status.SMALL_DECREASE),

@@ -35,9 +35,15 @@ RUNNING = -1
 _MESSAGES = {
     Status.CONVERGED: "the gradient norm fell below grad_tol",
     Status.MAX_STEPS: "the step limit max_steps was reached",
-    Status.NONFINITE: "the function or its gradient became NaN or infinite; x is the last finite iterate",
-    Status.LINE_SEARCH_FAILED: "the line search found no acceptable step along the search direction",
+    Status.NONFINITE: (
+        "the function or its gradient became NaN or infinite; x is the last finite iterate"
+    ),
+    Status.LINE_SEARCH_FAILED: (
+        "the line search found no acceptable step along the search direction"
+    ),
     Status.SMALL_STEP: "the step fell below x_tol before the gradient tolerance was met",
-    Status.SMALL_DECREASE: "the decrease in f fell below f_tol before the gradient tolerance was met",
+    Status.SMALL_DECREASE: (
+        "the decrease in f fell below f_tol before the gradient tolerance was met"
+    ),
     Status.DIVERGED: "the iterates diverged (|x| or |f| exceeded the divergence bound)",
 }

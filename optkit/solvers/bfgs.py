@@ -31,9 +31,10 @@ class BFGSDescent(Descent):
         eps = jnp.finfo(s.dtype).eps
         useful = ys > jnp.sqrt(eps) * jnp.linalg.norm(s) * jnp.linalg.norm(y)
         safe_ys = jnp.where(useful, ys, 1.0)
-        scaled = jnp.where(first, jnp.eye(s.size, dtype=s.dtype) * safe_ys / jnp.dot(y, y), inv_hess)
+        identity = jnp.eye(s.size, dtype=s.dtype)
+        scaled = jnp.where(first, identity * safe_ys / jnp.dot(y, y), inv_hess)
         rho = 1.0 / safe_ys
-        left = jnp.eye(s.size, dtype=s.dtype) - rho * jnp.outer(s, y)
+        left = identity - rho * jnp.outer(s, y)
         updated = left @ scaled @ left.T + rho * jnp.outer(s, s)
         return jnp.where(useful, updated, inv_hess), first & ~useful
 

@@ -67,7 +67,9 @@ class GradientDescent(LineSearchSolver):
         if isinstance(ls, NoLineSearch):
             initial_step = "constant"
         if initial_step not in ("bb", "grow", "constant"):
-            raise ValueError(f"initial_step must be 'bb', 'grow' or 'constant', got {initial_step!r}")
+            raise ValueError(
+                f"initial_step must be 'bb', 'grow' or 'constant', got {initial_step!r}"
+            )
         object.__setattr__(self, "descent", SteepestDescent(step_size, initial_step))
         object.__setattr__(self, "line_search", ls)
 
