@@ -12,6 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .._linalg import symmetric_eigvalsh
+
 Array = jax.Array
 
 
@@ -120,7 +122,7 @@ def classify_flat(
     value, grad = jax.value_and_grad(fun)(x)
     hess = jax.hessian(fun)(x)
     hess = 0.5 * (hess + hess.T)
-    eigenvalues = jnp.linalg.eigvalsh(hess)
+    eigenvalues = symmetric_eigvalsh(hess)
     grad_norm = jnp.linalg.norm(grad)
     if grad_tol is None:
         grad_tol = default_grad_tol(value, x.dtype)

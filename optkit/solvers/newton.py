@@ -27,6 +27,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
+from .._linalg import symmetric_eigh
 from ._base import Array, FlatFun
 from ._descent import Descent, Direction, LineSearchSolver
 from ._linesearch import Backtracking, NoLineSearch, make_line_search
@@ -45,7 +46,7 @@ class NewtonDescent(Descent):
     def direction(self, fun: FlatFun, x: Array, g: Array, state: object) -> Direction:
         hess = jax.hessian(fun)(x)
         hess = 0.5 * (hess + hess.T)
-        lam, vecs = jnp.linalg.eigh(hess)
+        lam, vecs = symmetric_eigh(hess)
         g_eig = vecs.T @ g
         eps = jnp.finfo(x.dtype).eps
         floor = jnp.maximum(jnp.sqrt(eps) * jnp.max(jnp.abs(lam)), jnp.finfo(x.dtype).tiny)

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from .._linalg import symmetric_eigh
 from ._base import Array, FlatFun, Solver, StepInfo
 from ._status import Status
 
@@ -96,7 +97,7 @@ class TrustRegion(Solver):
 
     def _at(self, fun: FlatFun, x: Array, f: Array, g: Array, radius: Array) -> TrustRegionState:
         hess = jax.hessian(fun)(x)
-        lam, vecs = jnp.linalg.eigh(0.5 * (hess + hess.T))
+        lam, vecs = symmetric_eigh(0.5 * (hess + hess.T))
         p, predicted, boundary = solve_subproblem(lam, vecs, g, radius)
         floor = jnp.sqrt(jnp.finfo(x.dtype).eps) * jnp.max(jnp.abs(lam))
         return TrustRegionState(x, f, g, lam, vecs, radius, p, predicted, boundary,

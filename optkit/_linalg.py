@@ -1,0 +1,49 @@
+"""Small dense linear algebra tuned for batches of tiny systems."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+
+
+def symmetric_eigh(h: Array) -> tuple[Array, Array]:
+    """Eigenvalues (ascending) and eigenvectors (columns) of a symmetric matrix.
+
+    For n = 1 and n = 2 — the bulk of batched teaching and benchmark problems — the closed form
+    is used: with h = [[a, b], [b, c]], m = (a+c)/2, e = (a−c)/2 and r = hypot(e, b), the
+    eigenvalues are m ∓ r and the larger one's eigenvector is (e + r, b) for e ≥ 0, (b, r − e)
+    otherwise (whichever avoids cancellation), normalised. It is branch-free, needs no
+    trigonometric functions (slow in XLA's CPU backend), has the same absolute accuracy ε‖H‖ as
+    LAPACK's syevd, and under vmap is a few fused elementwise ops instead of one LAPACK call per
+    matrix, which dominated the cost of a batched Newton step.
+    """
+    n = h.shape[-1]
+    if n == 1:
+        return h[..., 0, :], jnp.ones_like(h)
+    if n == 2:
+        a, b, c = h[..., 0, 0], h[..., 0, 1], h[..., 1, 1]
+        mean, half_diff = 0.5 * (a + c), 0.5 * (a - c)
+        radius = jnp.hypot(half_diff, b)
+        u0 = jnp.where(half_diff >= 0, half_diff + radius, b)
+        u1 = jnp.where(half_diff >= 0, b, radius - half_diff)
+        length = jnp.hypot(u0, u1)
+        degenerate = length == 0  # a multiple of the identity: any basis will do
+        safe = jnp.where(degenerate, 1.0, length)
+        cos = jnp.where(degenerate, 1.0, u0 / safe)
+        sin = jnp.where(degenerate, 0.0, u1 / safe)
+        eigenvalues = jnp.stack([mean - radius, mean + radius], axis=-1)
+        # columns: (−sin, cos) for the smaller eigenvalue, (cos, sin) for the larger
+        eigenvectors = jnp.stack(
+            [jnp.stack([-sin, cos], axis=-1), jnp.stack([cos, sin], axis=-1)], axis=-1
+        )
+        return eigenvalues, eigenvectors
+    return jnp.linalg.eigh(h)
+
+
+def symmetric_eigvalsh(h: Array) -> Array:
+    """Ascending eigenvalues of a symmetric matrix (closed form for n ≤ 2)."""
+    if h.shape[-1] <= 2:
+        return symmetric_eigh(h)[0]
+    return jnp.linalg.eigvalsh(h)
