@@ -31,11 +31,14 @@ from .solvers import (  # noqa: E402
     minimize_batch,
     newton,
 )
+from .rundir import load_run  # noqa: E402
+from .runner import run  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BFGS", "Backtracking", "CriticalPoint", "GradientDescent", "Kind", "Newton", "NoLineSearch",
     "OptimizationError", "Optax", "Result", "Solver", "Status", "Trajectory", "__version__",
-    "classify", "gradient_descent", "minimize", "minimize_batch", "newton", "problems",
+    "classify", "gradient_descent", "load_run", "minimize", "minimize_batch", "newton",
+    "problems", "run",
 ]

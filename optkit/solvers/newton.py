@@ -13,7 +13,8 @@ time). With δ = √ε·max|λ| the floor below which an eigenvalue counts as ze
 * ``"none"``: the textbook step d = −H⁻¹∇f, which is drawn to maxima and saddles as much as
   to minima (use it with ``line_search="none"`` to find any critical point).
 
-Where H has an eigenvalue below −δ, the step is also given a component of length at least
+Where H has an eigenvalue below −tol (the tolerance of ``classify``: max(√ε‖H‖, 10√‖∇f‖)),
+the step is also given a component of length at least
 ``escape_length`` along the most negative eigenvector (pointing downhill), so that a start
 exactly on a saddle, where ∇f = 0, still leaves it; and the solve does not report convergence
 there. Each step records ``strategy`` (0 Newton, 1 modified Newton, 2 steepest descent,
@@ -28,6 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from .._linalg import symmetric_eigh
+from ..analysis.classify import eigenvalue_tol
 from ._base import Array, FlatFun
 from ._descent import Descent, Direction, LineSearchSolver
 from ._linesearch import Backtracking, NoLineSearch, make_line_search
@@ -70,7 +72,9 @@ class NewtonDescent(Descent):
             strategy = jnp.where(definite, NEWTON, STEEPEST)
             damping = jnp.zeros_like(damping)
 
-        negative = lam_min < -floor
+        # the same test as classify(): curvature this negative is not rounding or the shadow
+        # of a nearby degenerate point (|λ| ~ √‖∇f‖ there), so it is worth leaving along
+        negative = lam_min < -eigenvalue_tol(lam, jnp.linalg.norm(g))
         if self.regularization != "none":
             # leave along the most negative eigenvector, downhill (sign of −∇f·v, + at a tie)
             sign = jnp.where(g_eig[0] > 0, -1.0, 1.0)

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._linalg import symmetric_eigh
+from ..analysis.classify import eigenvalue_tol
 from ._base import Array, FlatFun, Solver, StepInfo
 from ._status import Status
 
@@ -99,9 +100,8 @@ class TrustRegion(Solver):
         hess = jax.hessian(fun)(x)
         lam, vecs = symmetric_eigh(0.5 * (hess + hess.T))
         p, predicted, boundary = solve_subproblem(lam, vecs, g, radius)
-        floor = jnp.sqrt(jnp.finfo(x.dtype).eps) * jnp.max(jnp.abs(lam))
-        return TrustRegionState(x, f, g, lam, vecs, radius, p, predicted, boundary,
-                                lam[0] < -floor)
+        negative = lam[0] < -eigenvalue_tol(lam, jnp.linalg.norm(g))
+        return TrustRegionState(x, f, g, lam, vecs, radius, p, predicted, boundary, negative)
 
     def init(self, fun: FlatFun, x: Array) -> TrustRegionState:
         f, g = jax.value_and_grad(fun)(x)
