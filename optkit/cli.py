@@ -1,0 +1,225 @@
+"""The ``optkit`` command line: run, validate, show, problems, critical, plot.
+
+The commands only parse arguments and call library functions. Exit codes: 0 done (the solver
+may still report non-convergence in the summary), 1 the run failed, 2 bad input (config, path,
+value) with one ``error: ...`` line per problem on stderr and no traceback unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="optkit",
+    help="Gradient descent, Newton's method and the calculus under them, on JAX.\n\n"
+         "Example: optkit run configs/newton.yaml stop.max_steps=50",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+ConfigArg = Annotated[Path, typer.Argument(help="YAML run config, e.g. configs/newton.yaml.",
+                                           show_default=False)]
+OverridesArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="KEY=VALUE overrides; VALUE is YAML and replaces the value at the "
+                        "dotted KEY whole, e.g. stop.max_steps=50 "
+                        "'problem={expression: \"x**2 + 3*y**2\", variables: [x, y]}'.",
+                   show_default=False),
+]
+RunDirArg = Annotated[Path, typer.Argument(help="A run directory, e.g. runs/20250101T120000Z-"
+                                                "rosenbrock-newton.", show_default=False)]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Parent directory of the run "
+                                             "directory (default: output.dir of the config).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run directory.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
+ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress",
+                                           help="Show a spinner while compiling and solving.")]
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    for line in message.splitlines() or [""]:
+        typer.echo(f"error: {line}", err=True)
+    return typer.Exit(code)
+
+
+def _guard(debug: bool, action: Callable[[], T]) -> T:
+    """Run ``action``; bad input exits 2 and any other failure exits 1, each with a short
+    ``error:`` message (and the traceback with ``--debug``)."""
+    from .runner import RunError
+
+    try:
+        return action()
+    except (typer.Exit, typer.Abort):
+        raise
+    except KeyboardInterrupt:
+        raise _fail("interrupted", 130) from None
+    except RunError as err:
+        error, code, message = err, 1, str(err)
+    except (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+            PermissionError) as err:
+        # ConfigError and RunDirError are ValueErrors; so is every bad problem name/expression
+        error, code, message = err, 2, _message(err)
+    except Exception as err:
+        error, code, message = err, 1, f"{type(err).__name__}: {_message(err)}"
+    if debug:
+        traceback.print_exception(error, file=sys.stderr)
+    raise _fail(message, code) from None
+
+
+def _message(err: BaseException) -> str:
+    text = str(err).strip()
+    if not text:
+        return type(err).__name__
+    # a ConfigError lists one problem per line; anything else is folded onto one line
+    from .config import ConfigError
+
+    return text if isinstance(err, ConfigError) else " ".join(text.split())
+
+
+@app.command(epilog="Examples:\n\n  optkit run configs/newton.yaml\n\n"
+                    "  optkit run configs/multistart.yaml start.uniform.count=64 --out /tmp/runs"
+                    "\n\n  optkit run configs/newton.yaml "
+                    "'problem={expression: \"log(exp(x) + exp(y))\", variables: [x, y]}'")
+def run(
+    config: ConfigArg,
+    overrides: OverridesArg = None,
+    out: OutOpt = None,
+    quiet: QuietOpt = False,
+    progress: ProgressOpt = True,
+    debug: DebugOpt = False,
+) -> None:
+    """Solve every start of CONFIG as one compiled program and write a run directory
+    (config.yaml, summary.json, trajectories.npz, critical_points.json)."""
+    from .runner import run as run_config
+
+    path = _guard(debug, lambda: run_config(config, overrides or [], out=out, quiet=quiet,
+                                            progress=progress))
+    if quiet:
+        typer.echo(str(path))
+
+
+@app.command(epilog="Examples:\n\n  optkit validate configs/newton.yaml\n\n"
+                    "  optkit validate configs/newton.yaml stop.max_steps=50 --resolved")
+def validate(
+    config: ConfigArg,
+    overrides: OverridesArg = None,
+    resolved: Annotated[bool, typer.Option("--resolved", help="Print the resolved config "
+                                           "(every default filled) as YAML.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Check CONFIG (and overrides) without running it: keys, values, the problem, the
+    dimensions of starts and boxes, and the solver's options."""
+    from .config import resolve_file
+
+    result = _guard(debug, lambda: resolve_file(config, overrides or []))
+    if resolved:
+        typer.echo(result.config.to_yaml(), nl=False)
+    else:
+        cfg = result.config
+        typer.echo(f"ok: {config}: {result.problem.name} (dim {result.problem.dim}), "
+                   f"{len(result.starts)} start(s), {cfg.solver.method}, {cfg.precision}")
+
+
+@app.command(epilog="Example:\n\n  optkit show runs/20250101T120000Z-rosenbrock-newton")
+def show(run_dir: RunDirArg, debug: DebugOpt = False) -> None:
+    """Print the summary table of a saved run."""
+    from .runner import show as show_run
+
+    _guard(debug, lambda: show_run(run_dir))
+
+
+@app.command(epilog="Example:\n\n  optkit problems")
+def problems(debug: DebugOpt = False) -> None:
+    """List the built-in problems: name, dimension, source and known critical points."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from . import problems as registry
+
+    def table() -> Table:
+        out = Table(title="optkit problems", title_justify="left")
+        out.add_column("name", no_wrap=True)
+        out.add_column("dim", no_wrap=True, justify="right")
+        out.add_column("source", overflow="fold")
+        out.add_column("known critical points", no_wrap=True)
+        for name in registry.names():
+            try:
+                problem = registry.get(name)
+            except ValueError as err:  # a problem that needs parameters
+                out.add_row(name, "-", f"(needs parameters: {err})", "-")
+                continue
+            kinds: dict[str, int] = {}
+            for point in problem.critical_points:
+                kinds[point.kind] = kinds.get(point.kind, 0) + 1
+            known = ", ".join(f"{n} {k}" for k, n in kinds.items()) or "-"
+            source = (problem.source or "-").split(";")[0]  # the reference, not the notes
+            out.add_row(name, str(problem.dim), source, known)
+        return out
+
+    Console().print(_guard(debug, table))
+
+
+@app.command(epilog="Examples:\n\n  optkit critical configs/cubic_saddle.yaml\n\n"
+                    "  optkit critical configs/gaussian_bump.yaml analysis.num_starts=256 "
+                    "'analysis.box={lower: [-2, -2], upper: [2, 2]}'")
+def critical(
+    config: ConfigArg,
+    overrides: OverridesArg = None,
+    out: OutOpt = None,
+    quiet: QuietOpt = False,
+    progress: ProgressOpt = True,
+    debug: DebugOpt = False,
+) -> None:
+    """Critical-point atlas of CONFIG's problem: every critical point found in analysis.box
+    (default: the problem's box), with value, kind and Hessian eigenvalues, written as
+    critical_points.json into a new run directory."""
+    from .runner import run_critical
+
+    path = _guard(debug, lambda: run_critical(config, overrides or [], out=out, quiet=quiet,
+                                              progress=progress))
+    if quiet:
+        typer.echo(str(path))
+
+
+@app.command(epilog="Examples:\n\n  optkit plot runs/20250101T120000Z-rosenbrock-newton\n\n"
+                    "  optkit plot RUN_DIR --format svg --out figures --taylor")
+def plot(
+    run_dir: RunDirArg,
+    format: Annotated[str, typer.Option("--format", "-f", help="png, svg or pdf.")] = "png",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Directory for the images "
+                                             "(default: the run directory).")] = None,
+    taylor: Annotated[bool, typer.Option("--taylor", help="Also draw the Taylor models at "
+                                         "the iterates.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Draw the figures of a saved run and print the paths of the written images."""
+
+    def draw() -> Any:
+        if format not in ("png", "svg", "pdf"):
+            raise ValueError(f"--format: expected png, svg or pdf, got {format!r}")
+        from .plots import plot_run
+
+        return plot_run(run_dir, format=format, out=out, taylor=taylor)
+
+    for path in _guard(debug, draw):
+        typer.echo(str(path))
+
+
+def main() -> None:
+    """Entry point of the ``optkit`` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
