@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 
 @dataclasses.dataclass(frozen=True)
 class KnownPoint:
     """A critical point known in closed form: location, value and kind
-    ("minimum" | "maximum" | "saddle" | "degenerate")."""
+    ("minimum" | "maximum" | "saddle" | "degenerate").
+
+    ``kind`` is what the second-order test (:func:`optkit.classify`) says at ``x``; ``note``
+    adds what that test cannot see, e.g. that a degenerate point is a global minimum.
+    For a pytree problem ``x`` is the flat vector in ``jax.flatten_util.ravel_pytree`` order
+    (use :meth:`Problem.unravel`).
+    """
 
     x: tuple[float, ...]
     value: float
     kind: str
+    note: str = ""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -48,3 +57,20 @@ class Problem:
 
     def __call__(self, x: Any) -> jax.Array:
         return self.fun(x)
+
+    def unravel(self, flat: Any) -> Any:
+        """A flat vector of ``dim`` entries in the structure of ``start`` (a vector stays a
+        vector; for a pytree problem the leaves are filled in ``ravel_pytree`` order).
+        The dtype of ``flat`` is kept."""
+        flat = jnp.asarray(flat)
+        if flat.shape != (self.dim,):
+            raise ValueError(f"problem {self.name!r}: expected a flat vector of {self.dim} "
+                             f"entries, got shape {flat.shape}")
+        leaves, treedef = jax.tree_util.tree_flatten(self.start)
+        pieces, offset = [], 0
+        for leaf in leaves:
+            shape = jnp.shape(leaf)
+            size = math.prod(shape)
+            pieces.append(flat[offset:offset + size].reshape(shape))
+            offset += size
+        return jax.tree_util.tree_unflatten(treedef, pieces)
