@@ -14,6 +14,8 @@ if _os.environ.get("OPTKIT_ENABLE_X64", "1") != "0":
 
 from . import problems  # noqa: E402
 from .analysis import CriticalPoint, Kind, classify  # noqa: E402
+from .rundir import load_run  # noqa: E402
+from .runner import run  # noqa: E402
 from .solvers import (  # noqa: E402
     BFGS,
     Backtracking,
@@ -31,14 +33,23 @@ from .solvers import (  # noqa: E402
     minimize_batch,
     newton,
 )
-from .rundir import load_run  # noqa: E402
-from .runner import run  # noqa: E402
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):  # noqa: ANN202
+    # plotting pulls in matplotlib: import it on first use, not with optkit
+    if name in ("plot", "plots", "plot_run"):
+        import importlib
+
+        module = importlib.import_module(f".{'plots' if name == 'plot_run' else name}", __name__)
+        return module.plot_run if name == "plot_run" else module
+    raise AttributeError(f"module 'optkit' has no attribute {name!r}")
+
 
 __all__ = [
     "BFGS", "Backtracking", "CriticalPoint", "GradientDescent", "Kind", "Newton", "NoLineSearch",
     "OptimizationError", "Optax", "Result", "Solver", "Status", "Trajectory", "__version__",
     "classify", "gradient_descent", "load_run", "minimize", "minimize_batch", "newton",
-    "problems", "run",
+    "plot_run", "problems", "run",
 ]

@@ -198,9 +198,10 @@ def plot(
     run_dir: RunDirArg,
     format: Annotated[str, typer.Option("--format", "-f", help="png, svg or pdf.")] = "png",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Directory for the images "
-                                             "(default: the run directory).")] = None,
-    taylor: Annotated[bool, typer.Option("--taylor", help="Also draw the Taylor models at "
-                                         "the iterates.")] = False,
+                                             "(default: RUN_DIR/plots).")] = None,
+    taylor: Annotated[bool, typer.Option(
+        "--taylor", help="Also draw f with its second-order Taylor model at the first start (2-D)."
+    )] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Draw the figures of a saved run and print the paths of the written images."""

@@ -1,0 +1,214 @@
+"""``plot_run``: every figure a saved run directory supports, written next to it."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from . import _style
+from ._data import Labels, Paths, Point, paths_from_arrays
+from .atlas import atlas_figure
+from .contour import contour_figure
+from .convergence import convergence_figure
+from .one_d import function_figure, scan_critical_points
+from .projection import projection_figure
+from .taylor import taylor_surface
+
+#: solver options worth naming in a title (the resolved config lists every default).
+TITLE_OPTIONS = ("line_search", "regularization", "step_size", "initial_step")
+REQUIRED_ARRAYS = ("x", "value", "grad_norm", "num_steps", "status")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunView:
+    """A run directory as the figures need it."""
+
+    path: Path
+    fun: Callable[[Any], Any] | None
+    dim: int
+    box: tuple[np.ndarray, np.ndarray]
+    labels: Labels
+    paths: Paths | None
+    known: tuple[Point, ...]
+    found: tuple[Point, ...]
+    critical_run: bool
+
+
+def plot_run(
+    path: str | os.PathLike[str],
+    format: str = "png",
+    out: str | os.PathLike[str] | None = None,
+    taylor: bool = False,
+) -> list[Path]:
+    """Draw the figures a saved run supports into ``out`` (default ``RUN_DIR/plots/``) and
+    return the written paths. Never re-solves: f is only evaluated on plotting grids.
+
+    - 1 variable: ``function`` (f with the iterates and critical points) and ``convergence``;
+    - 2 variables: ``trajectories`` (contour with every start's path), ``convergence`` and
+      ``atlas`` (critical points with Hessian eigen-directions) where any are known or found;
+    - more: ``convergence`` and ``projection`` (paths on the two leading principal directions);
+    - an ``optkit critical`` run: its ``atlas`` (1 variable: ``function``);
+    - ``taylor=True`` (2 variables): ``taylor``, the second-order model at the first start.
+
+    Raises:
+        ValueError: a missing or incomplete run directory, an unknown ``format``, or a figure
+            the run cannot support (one line, naming the path).
+    """
+    fmt = format.lower()
+    if fmt not in _style.FORMATS:
+        raise ValueError(f"format {format!r}: expected one of {', '.join(_style.FORMATS)}")
+    view = load_view(path)
+    figures = _critical_figures(view, taylor) if view.critical_run else _run_figures(view)
+    if taylor:
+        figures["taylor"] = _taylor(view)
+    target = Path(out) if out is not None else view.path / "plots"
+    return [_style.save(fig, target / f"{name}.{fmt}", fmt) for name, fig in figures.items()]
+
+
+def _run_figures(view: RunView) -> dict[str, Figure]:
+    """Figures of an ``optkit run`` directory (trajectories of a batch of starts)."""
+    paths = view.paths
+    assert paths is not None
+    points, label = (view.known, "known") if view.known else (view.found, "found")
+    if view.dim == 1 and not view.known and view.fun is not None:
+        points = tuple(scan_critical_points(view.fun, view.box[0][0], view.box[1][0]))
+        label = "f′ = 0"
+    figures: dict[str, Figure] = {}
+    if view.dim == 1:
+        figures["function"] = function_figure(view.fun, view.box, paths, points, view.labels,
+                                              points_label=label)
+    elif view.dim == 2:
+        figures["trajectories"] = contour_figure(view.fun, view.box, paths, points,
+                                                 view.labels, points_label=label)
+    if paths.recorded:
+        minima = [p.value for p in view.known if p.kind == "minimum"]
+        figures["convergence"] = convergence_figure(paths, view.labels,
+                                                    min(minima) if minima else None)
+    if view.dim > 2:
+        figures["projection"] = projection_figure(view.fun, paths, points, view.labels,
+                                                  points_label=label)
+    if view.dim == 2 and points and view.fun is not None:
+        figures["atlas"] = atlas_figure(view.fun, view.box, points, view.labels,
+                                        points_label=label)
+    return figures
+
+
+def _critical_figures(view: RunView, taylor: bool) -> dict[str, Figure]:
+    """Figures of an ``optkit critical`` directory (critical points, no trajectories)."""
+    if view.fun is not None and view.dim == 1:
+        return {"function": function_figure(view.fun, view.box, None, view.found, view.labels,
+                                             points_label="found")}
+    if view.fun is not None and view.dim == 2:
+        return {"atlas": atlas_figure(view.fun, view.box, view.found, view.labels)}
+    if taylor:
+        return {}
+    raise ValueError(f"{view.path}: nothing to plot for a {view.dim}-variable critical-point "
+                     "run (the atlas needs 1 or 2 variables and a function that can be rebuilt)")
+
+
+def _taylor(view: RunView) -> Figure:
+    if view.dim != 2 or view.fun is None:
+        raise ValueError(f"{view.path}: the Taylor surface needs a 2-variable problem whose "
+                         f"function can be rebuilt (this one has {view.dim})")
+    if view.paths is not None:
+        x0 = view.paths.starts[0]
+    else:
+        x0 = np.asarray(view.found[0].x) if view.found else 0.5 * (view.box[0] + view.box[1])
+    return taylor_surface(view.fun, x0, view.box, labels=view.labels)
+
+
+def load_view(path: str | os.PathLike[str]) -> RunView:
+    """Read a run directory and rebuild what the figures need (f from the saved config)."""
+    from ..rundir import load_run
+
+    run = load_run(path)  # RunDirError (a ValueError) for missing/incomplete directories
+    config, summary = run.config, run.summary
+    critical_run = summary.get("command") == "critical"
+    paths = None
+    if not critical_run:
+        missing = [k for k in REQUIRED_ARRAYS if k not in run.trajectories]
+        if missing:
+            raise ValueError(f"{run.path}: incomplete run directory (trajectories.npz lacks "
+                             f"{', '.join(missing)})")
+        kinds = None
+        if "kind" in run.trajectories:
+            from ..analysis.classify import kind_label
+
+            kinds = list(np.atleast_1d(kind_label(run.trajectories["kind"])))
+        paths = paths_from_arrays(run.trajectories, kinds)
+    elif not run.critical_points:
+        raise ValueError(f"{run.path}: incomplete run directory (no critical points saved)")
+    problem, fun = _rebuild(config)
+    dim = paths.dim if paths is not None else len(run.critical_points[0]["x"])
+    box = _box(config, problem, dim, run.path)
+    known = tuple(
+        Point(np.asarray(k.x, dtype=float), float(k.value), k.kind)
+        for k in getattr(problem, "critical_points", ())
+    )
+    found = tuple(
+        Point(np.asarray(p["x"], dtype=float).reshape(-1), _float(p.get("value")),
+              str(p.get("kind", "not_critical")),
+              None if p.get("eigenvalues") is None else np.asarray(p["eigenvalues"], float))
+        for p in run.critical_points or ()
+    )
+    return RunView(run.path, fun, dim, box, _labels(config, summary, problem, dim), paths,
+                   known, found, critical_run)
+
+
+def _rebuild(config: dict[str, Any]) -> tuple[Any, Callable[[Any], Any] | None]:
+    """The problem and flat-vector f of a saved config; (None, None) when it cannot be
+    rebuilt (e.g. a user function that no longer imports): figures then omit f."""
+    from ..config import ConfigError, resolve
+
+    try:
+        resolved = resolve(config)
+    except (ConfigError, ValueError, ImportError):
+        return None, None
+    return resolved.problem, resolved.flat_fun
+
+
+def _box(config: dict[str, Any], problem: Any, dim: int,
+         path: Path) -> tuple[np.ndarray, np.ndarray]:
+    box = (config.get("analysis") or {}).get("box")
+    if box is not None:
+        lower, upper = box.get("lower"), box.get("upper")
+    elif problem is not None:
+        lower, upper = problem.box
+    else:
+        raise ValueError(f"{path}: config.yaml has no analysis.box and its problem cannot be "
+                         "rebuilt, so there is no box to plot over")
+    lower = np.broadcast_to(np.asarray(lower, dtype=float), (dim,)).copy()
+    upper = np.broadcast_to(np.asarray(upper, dtype=float), (dim,)).copy()
+    return lower, upper
+
+
+def _labels(config: dict[str, Any], summary: dict[str, Any], problem: Any, dim: int) -> Labels:
+    spec = config.get("problem") or {}
+    if "expression" in spec:  # shown, not parsed: ** → ^ and * → · read better in a title
+        name = "f = " + str(spec["expression"]).replace("**", "^").replace("*", "·")
+    else:
+        name = str(spec.get("name") or spec.get("function") or getattr(problem, "name", "f"))
+        if dim > 2 or "dim" in spec:
+            name += f" (n = {dim})"
+    solver = dict(config.get("solver") or {})
+    method = str(solver.pop("method", summary.get("method", "")))
+    options = ", ".join(f"{k}={solver[k]}" for k in TITLE_OPTIONS if k in solver)
+    if summary.get("command") == "critical":
+        method, options = "critical-point search", ""
+    variables = tuple(spec.get("variables") or getattr(problem, "variables", ()) or ())
+    return Labels(
+        problem=name,
+        solver=f"{method} ({options})" if options else method,
+        precision=str(config.get("precision", summary.get("precision", ""))),
+        variables=variables,
+    )
+
+
+def _float(value: Any) -> float:
+    return float("nan") if value is None else float(value)
