@@ -79,7 +79,9 @@ class NewtonDescent(Descent):
             # leave along the most negative eigenvector, downhill (sign of −∇f·v, + at a tie)
             sign = jnp.where(g_eig[0] > 0, -1.0, 1.0)
             length = jnp.maximum(jnp.abs(step_eig[0]), self.escape_length)
-            step_eig = step_eig.at[0].set(jnp.where(negative, sign * length, step_eig[0]))
+            # a mask, not .at[0].set: a scatter per start is slow under vmap on CPU
+            first = (jnp.arange(step_eig.size) == 0) & negative
+            step_eig = jnp.where(first, sign * length, step_eig)
             strategy = jnp.where(negative, ESCAPE, strategy)
         d = vecs @ step_eig
         curvature = jnp.sum(lam * step_eig**2)

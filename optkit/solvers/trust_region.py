@@ -74,7 +74,7 @@ def solve_subproblem(
     # boundary along the most negative eigenvector, pointing downhill (+ at a tie)
     missing = jnp.sqrt(jnp.maximum(radius**2 - jnp.sum(p_boundary**2), 0.0))
     sign = jnp.where(gam[0] > 0, -1.0, 1.0)
-    p_boundary = p_boundary.at[0].add(sign * missing)
+    p_boundary = p_boundary + jnp.where(jnp.arange(p_boundary.size) == 0, sign * missing, 0.0)
     p_eig = jnp.where(interior, p_newton, p_boundary)
     predicted = -(gam @ p_eig + 0.5 * jnp.sum(lam * p_eig**2))
     return vecs @ p_eig, predicted, ~interior
