@@ -47,3 +47,44 @@ def symmetric_eigvalsh(h: Array) -> Array:
     if h.shape[-1] <= 2:
         return symmetric_eigh(h)[0]
     return jnp.linalg.eigvalsh(h)
+
+
+#: vectors up to this length get unrolled reductions (see ``dot``)
+UNROLL = 4
+
+
+def dot(a: Array, b: Array) -> Array:
+    """a·b for vectors. Short vectors are summed term by term: under vmap a reduction over a
+    minor axis of length 2 is several times slower on XLA's CPU backend than the same sum
+    written as elementwise operations, which fuse with their neighbours."""
+    n = a.shape[-1]
+    if a.ndim == 1 and n <= UNROLL:
+        total = a[0] * b[0]
+        for i in range(1, n):
+            total = total + a[i] * b[i]
+        return total
+    return jnp.dot(a, b)
+
+
+def norm(a: Array) -> Array:
+    """Euclidean norm of a vector (unrolled for short vectors, as ``dot``)."""
+    if a.ndim == 1 and a.shape[0] <= UNROLL:
+        return jnp.sqrt(dot(a, a))
+    return jnp.linalg.norm(a)
+
+
+def matvec(m: Array, v: Array) -> Array:
+    """m @ v (unrolled for short vectors, as ``dot``)."""
+    if v.ndim == 1 and v.shape[0] <= UNROLL:
+        return jnp.stack([dot(m[i], v) for i in range(m.shape[0])])
+    return m @ v
+
+
+def max_abs(a: Array) -> Array:
+    """max |aᵢ| of a vector, 0 for an empty one (unrolled for short vectors, as ``dot``)."""
+    if a.ndim == 1 and 0 < a.shape[0] <= UNROLL:
+        result = jnp.abs(a[0])
+        for i in range(1, a.shape[0]):
+            result = jnp.maximum(result, jnp.abs(a[i]))
+        return result
+    return jnp.max(jnp.abs(a), initial=0.0)

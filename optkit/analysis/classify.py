@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .._linalg import symmetric_eigvalsh
+from .._linalg import max_abs, symmetric_eigvalsh
 
 Array = jax.Array
 
@@ -88,8 +88,7 @@ def eigenvalue_tol(eigenvalues: Array, grad_norm: Array) -> Array:
     eigenvalues are O(δ), so eigenvalues of order √‖∇f‖ cannot be told from zero.
     """
     eps = jnp.finfo(eigenvalues.dtype).eps
-    norm = jnp.max(jnp.abs(eigenvalues), initial=0.0)
-    return jnp.maximum(jnp.sqrt(eps) * norm, 10.0 * jnp.sqrt(grad_norm))
+    return jnp.maximum(jnp.sqrt(eps) * max_abs(eigenvalues), 10.0 * jnp.sqrt(grad_norm))
 
 
 def classify_spectrum(

@@ -234,13 +234,48 @@ def _shard_leading_axis(x0s: Any) -> tuple[Any, int]:
     return jax.tree_util.tree_map(place, x0s), n
 
 
-def minimize_batch(
-    fun: Callable[[Any], jax.Array], x0s: Any, method: str | Solver = "newton", **kw: Any
-) -> Result:
-    """Solve from every start in ``x0s`` (leading axis = starts) as one vmapped program.
+#: starts per chunk on a single CPU device (see ``minimize_batch``)
+CPU_CHUNK_SIZE = 512
 
-    The starts are sharded over the local devices when there are several. Each start gets its
-    own status; a failing start never stops the batch. Keywords are those of :func:`minimize`.
+
+def _chunk_size(chunk_size: int | None, num_starts: int) -> int | None:
+    if chunk_size is not None:
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
+        return chunk_size if chunk_size < num_starts else None
+    devices = jax.local_devices()
+    if len(devices) == 1 and devices[0].platform == "cpu" and num_starts > CPU_CHUNK_SIZE:
+        return CPU_CHUNK_SIZE
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _batch_program(fun: Callable[..., Any], solver: Solver, chunk: int | None,
+                   options: tuple[tuple[str, Any], ...]) -> Callable[[Any], Result]:
+    def solve_one(x0: Any) -> Result:
+        return minimize(fun, x0, solver, **dict(options))
+
+    if chunk is None:
+        return jax.jit(jax.vmap(solve_one))
+    return jax.jit(lambda x0s: jax.lax.map(solve_one, x0s, batch_size=chunk))
+
+
+def minimize_batch(
+    fun: Callable[[Any], jax.Array],
+    x0s: Any,
+    method: str | Solver = "newton",
+    *,
+    chunk_size: int | None = None,
+    **kw: Any,
+) -> Result:
+    """Solve from every start in ``x0s`` (leading axis = starts) in one compiled program.
+
+    Each start gets its own status; a failing start never stops the batch. Keywords are those
+    of :func:`minimize`. With several local devices the starts are sharded over them and
+    vmapped. On a single CPU device, batches are vmapped in chunks of ``chunk_size`` starts
+    (default 512) inside one ``lax.map``: a chunk's working set stays in cache, and each chunk
+    stops when its own slowest start does rather than the batch's slowest — about twice as
+    fast for 10,000 small problems. Pass ``chunk_size`` to force a size on any device.
     """
     x0s = as_start(x0s)
     sizes = {a.shape[0] if a.ndim else None for a in jax.tree_util.tree_leaves(x0s)}
@@ -248,8 +283,13 @@ def minimize_batch(
         raise ValueError("x0s: every leaf needs the same leading (starts) axis")
     throw = kw.pop("throw", False)
     solver = make_solver(method, **{k: kw.pop(k) for k in list(kw) if k not in _MINIMIZE_KW})
+    try:
+        hash(fun)
+    except TypeError:
+        fun = _HashById(fun)
     x0s, n = _shard_leading_axis(x0s)
-    result = jax.vmap(lambda x0: minimize(fun, x0, solver, **kw))(x0s)
+    chunk = _chunk_size(chunk_size, n)
+    result = _batch_program(fun, solver, chunk, tuple(sorted(kw.items())))(x0s)
     if jax.tree_util.tree_leaves(x0s)[0].shape[0] != n:
         result = jax.tree_util.tree_map(lambda a: a[:n], result)
     if throw and np.any(np.asarray(result.status_code) != Status.CONVERGED):

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from .._linalg import dot, norm
 from ._base import Array, FlatFun, Solver, StepInfo
 from ._linesearch import Backtracking, NoLineSearch
 
@@ -79,8 +80,8 @@ class LineSearchSolver(Solver):
     def _at(self, fun: FlatFun, x: Array, f: Array, g: Array, t: Array, dstate: Any):
         direction = self.descent.direction(fun, x, g, dstate)
         return DescentState(
-            x=x, f=f, g=g, grad_norm=jnp.linalg.norm(g), d=direction.d,
-            slope=jnp.dot(g, direction.d), curvature=direction.curvature, t=t,
+            x=x, f=f, g=g, grad_norm=norm(g), d=direction.d,
+            slope=dot(g, direction.d), curvature=direction.curvature, t=t,
             trials=jnp.zeros((), jnp.int32), escape=direction.escape, aux=direction.aux,
             descent_state=direction.state,
         )
@@ -94,7 +95,7 @@ class LineSearchSolver(Solver):
         f_trial, g_trial = jax.value_and_grad(fun)(x_trial)
         accepted = self.line_search.accepts(
             state.f, f_trial, state.t, state.slope, state.curvature,
-            state.grad_norm, jnp.linalg.norm(g_trial),
+            state.grad_norm, norm(g_trial),
         )
 
         def accept(_: None) -> DescentState:
@@ -109,9 +110,7 @@ class LineSearchSolver(Solver):
 
         new_state = lax.cond(accepted, accept, reject, None)
         eps = jnp.finfo(state.x.dtype).eps
-        step_vanished = jnp.linalg.norm(new_state.t * new_state.d) <= eps * jnp.linalg.norm(
-            state.x
-        )
+        step_vanished = norm(new_state.t * new_state.d) <= eps * norm(state.x)
         failed = ~accepted & ((new_state.trials >= self.line_search.max_trials) | step_vanished)
         info = StepInfo(accepted=accepted, failed=failed, step_size=state.t, aux=state.aux)
         return new_state, info

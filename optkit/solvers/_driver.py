@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from .._linalg import max_abs, norm
 from ..analysis.classify import classify_flat, default_grad_tol
 from ._base import Array, FlatFun, Solver
 from ._result import Result, Trajectory
@@ -62,7 +63,7 @@ def _first(conditions: list[tuple[Array, Status]], default: Array) -> Array:
 
 def _row(state: Any, step_size: Array, aux: dict[str, Array]) -> dict[str, Array]:
     return {
-        "x": state.x, "value": state.f, "grad_norm": jnp.linalg.norm(state.g),
+        "x": state.x, "value": state.f, "grad_norm": norm(state.g),
         "step_size": step_size, **{f"aux:{k}": v for k, v in aux.items()},
     }
 
@@ -86,7 +87,7 @@ def solve_flat(
     x_tol = jnp.asarray(x_tol, dtype)
     f_tol = jnp.asarray(f_tol, dtype)
     state = solver.init(fun, x0)
-    grad_norm0 = jnp.linalg.norm(state.g)
+    grad_norm0 = norm(state.g)
     status0 = _first(
         [
             (~_finite_state(state), Status.NONFINITE),
@@ -114,18 +115,18 @@ def solve_flat(
         accepted = info.accepted & finite
         state = jax.tree_util.tree_map(lambda a, b: jnp.where(finite, a, b), new, old)
         num_steps = carry.num_steps + accepted.astype(jnp.int32)
-        grad_norm = jnp.linalg.norm(state.g)
-        dx = jnp.linalg.norm(state.x - old.x)
+        grad_norm = norm(state.g)
+        dx = norm(state.x - old.x)
         df = jnp.abs(state.f - old.f)
         status = _first(
             [
                 (~finite, Status.NONFINITE),
                 (accepted & (grad_norm <= grad_tol) & ~solver.wants_more(state), Status.CONVERGED),
                 (info.failed, solver.failure_status),
-                (accepted & (dx <= x_tol * (1 + jnp.linalg.norm(state.x))), Status.SMALL_STEP),
+                (accepted & (dx <= x_tol * (1 + norm(state.x))), Status.SMALL_STEP),
                 (accepted & (f_tol > 0) & (df <= f_tol * (1 + jnp.abs(state.f))),
                  Status.SMALL_DECREASE),
-                ((jnp.max(jnp.abs(state.x)) > DIVERGENCE_BOUND) | (state.f < -DIVERGENCE_BOUND),
+                ((max_abs(state.x) > DIVERGENCE_BOUND) | (state.f < -DIVERGENCE_BOUND),
                  Status.DIVERGED),
                 (num_steps >= max_steps, Status.MAX_STEPS),
             ],
@@ -161,7 +162,7 @@ def solve_flat(
     return Result(
         x=unravel(state.x),
         value=state.f,
-        grad_norm=jnp.linalg.norm(state.g),
+        grad_norm=norm(state.g),
         num_steps=carry.num_steps,
         num_evals=carry.num_evals,
         status_code=carry.status,

@@ -7,6 +7,7 @@ import dataclasses
 import jax.numpy as jnp
 import optax
 
+from .._linalg import dot, norm
 from ._base import Array, FlatFun, Solver
 from ._descent import Descent, Direction, LineSearchSolver
 from ._linesearch import Backtracking, NoLineSearch, make_line_search
@@ -29,7 +30,7 @@ class SteepestDescent(Descent):
     def first_step(self, g: Array) -> Array:
         if self.initial_step == "constant":
             return jnp.asarray(self.step_size, g.dtype)
-        return self.step_size / jnp.maximum(1.0, jnp.linalg.norm(g))
+        return self.step_size / jnp.maximum(1.0, norm(g))
 
     def next_step(self, t: Array, s: Array, y: Array) -> Array:
         if self.initial_step == "constant":
@@ -37,8 +38,8 @@ class SteepestDescent(Descent):
         grown = 2.0 * t
         if self.initial_step == "grow":
             return grown
-        sy = jnp.dot(s, y)
-        bb = jnp.dot(s, s) / jnp.where(sy > 0, sy, 1.0)
+        sy = dot(s, y)
+        bb = dot(s, s) / jnp.where(sy > 0, sy, 1.0)
         return jnp.where((sy > 0) & jnp.isfinite(bb), bb, grown)
 
 

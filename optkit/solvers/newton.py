@@ -28,7 +28,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from .._linalg import symmetric_eigh
+from .._linalg import dot, matvec, max_abs, norm, symmetric_eigh
 from ..analysis.classify import eigenvalue_tol
 from ._base import Array, FlatFun
 from ._descent import Descent, Direction, LineSearchSolver
@@ -49,9 +49,9 @@ class NewtonDescent(Descent):
         hess = jax.hessian(fun)(x)
         hess = 0.5 * (hess + hess.T)
         lam, vecs = symmetric_eigh(hess)
-        g_eig = vecs.T @ g
+        g_eig = matvec(vecs.T, g)
         eps = jnp.finfo(x.dtype).eps
-        floor = jnp.maximum(jnp.sqrt(eps) * jnp.max(jnp.abs(lam)), jnp.finfo(x.dtype).tiny)
+        floor = jnp.maximum(jnp.sqrt(eps) * max_abs(lam), jnp.finfo(x.dtype).tiny)
         lam_min = lam[0]
         definite = lam_min > floor
 
@@ -65,7 +65,7 @@ class NewtonDescent(Descent):
             raise ValueError(f"unknown regularization {self.regularization!r}")
         step_eig = -g_eig / lam_used
         strategy = jnp.where(definite, NEWTON, MODIFIED)
-        damping = jnp.max(jnp.abs(lam_used - lam))
+        damping = max_abs(lam_used - lam)
 
         if self.regularization == "steepest":
             step_eig = jnp.where(definite, step_eig, -g_eig)
@@ -74,7 +74,7 @@ class NewtonDescent(Descent):
 
         # the same test as classify(): curvature this negative is not rounding or the shadow
         # of a nearby degenerate point (|λ| ~ √‖∇f‖ there), so it is worth leaving along
-        negative = lam_min < -eigenvalue_tol(lam, jnp.linalg.norm(g))
+        negative = lam_min < -eigenvalue_tol(lam, norm(g))
         if self.regularization != "none":
             # leave along the most negative eigenvector, downhill (sign of −∇f·v, + at a tie)
             sign = jnp.where(g_eig[0] > 0, -1.0, 1.0)
@@ -83,8 +83,8 @@ class NewtonDescent(Descent):
             first = (jnp.arange(step_eig.size) == 0) & negative
             step_eig = jnp.where(first, sign * length, step_eig)
             strategy = jnp.where(negative, ESCAPE, strategy)
-        d = vecs @ step_eig
-        curvature = jnp.sum(lam * step_eig**2)
+        d = matvec(vecs, step_eig)
+        curvature = dot(lam, step_eig**2)
         escape = negative if self.regularization != "none" else jnp.asarray(False)
         aux = {
             "strategy": strategy.astype(x.dtype),

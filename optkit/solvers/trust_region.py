@@ -68,7 +68,7 @@ def solve_subproblem(
         ) / radius
         return jnp.maximum(mu_next, mu_floor)
 
-    mu = lax.fori_loop(0, newton_iterations, newton_on_secular, mu_floor)
+    mu = lax.fori_loop(0, newton_iterations, newton_on_secular, mu_floor, unroll=True)
     p_boundary = -gam / (lam + mu)
     # hard case: even at the smallest admissible shift the step is inside; complete it to the
     # boundary along the most negative eigenvector, pointing downhill (+ at a tie)
