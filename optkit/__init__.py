@@ -13,7 +13,18 @@ if _os.environ.get("OPTKIT_ENABLE_X64", "1") != "0":
     _jax.config.update("jax_enable_x64", True)
 
 from . import problems  # noqa: E402
-from .analysis import CriticalPoint, Kind, classify  # noqa: E402
+from .analysis import (  # noqa: E402
+    CriticalPoint,
+    DerivativeReport,
+    Kind,
+    TaylorComparison,
+    TaylorModel,
+    check_derivatives,
+    classify,
+    find_critical_points,
+    taylor,
+    taylor_error,
+)
 from .rundir import load_run  # noqa: E402
 from .runner import run  # noqa: E402
 from .solvers import (  # noqa: E402
@@ -48,7 +59,9 @@ def __getattr__(name: str):  # noqa: ANN202
 
 
 __all__ = [
-    "BFGS", "Backtracking", "CriticalPoint", "GradientDescent", "Kind", "Newton", "NoLineSearch",
+    "BFGS", "Backtracking", "CriticalPoint", "DerivativeReport", "GradientDescent", "Kind",
+    "Newton", "NoLineSearch", "TaylorComparison", "TaylorModel", "check_derivatives",
+    "find_critical_points", "taylor", "taylor_error",
     "OptimizationError", "Optax", "Result", "Solver", "Status", "Trajectory", "__version__",
     "classify", "gradient_descent", "load_run", "minimize", "minimize_batch", "newton",
     "plot_run", "problems", "run",

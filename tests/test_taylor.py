@@ -1,0 +1,126 @@
+"""Taylor models: exactness on quadratics, error orders, the chapter's example, pytrees."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.flatten_util import ravel_pytree
+
+import optkit  # noqa: F401  (float64)
+from optkit.analysis.taylor import taylor, taylor_error
+
+E = np.exp(-1.0)
+
+
+def gaussian_bump(v):
+    return v[0] * jnp.exp(-v[0] ** 2 - v[1] ** 2)
+
+
+def test_chapter_quadratic_model_of_gaussian_bump():
+    """At (−1, 0): m = e⁻¹(−1 − (x+1) + (x+1)² + y²), to 1e-12 in float64."""
+    model = taylor(gaussian_bump, (-1.0, 0.0), order=2)
+    rng = np.random.default_rng(0)
+    for x, y in rng.uniform(-2, 1, size=(20, 2)):
+        expected = E * (-1 - (x + 1) + (x + 1) ** 2 + y**2)
+        assert float(model(jnp.array([x, y]))) == pytest.approx(expected, abs=1e-12)
+    np.testing.assert_allclose(model.hessian, np.diag([2 * E, 2 * E]), atol=1e-15)
+    np.testing.assert_allclose(model.gradient, [-E, 0.0], atol=1e-15)
+
+
+def test_first_order_model_is_the_tangent_plane():
+    model = taylor(gaussian_bump, jnp.array([-1.0, 0.0]), order=1)
+    assert model.hessian is None and model.order == 1
+    for x, y in [(-0.5, 0.3), (0.2, -1.0)]:
+        assert float(model(jnp.array([x, y]))) == pytest.approx(E * (-1 - (x + 1)), abs=1e-15)
+
+
+def test_quadratic_function_is_its_own_second_order_model():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(4, 4))
+    b, c = rng.normal(size=4), 0.7
+
+    def quadratic(x):
+        return 0.5 * x @ a @ x + b @ x + c
+
+    model = taylor(quadratic, rng.normal(size=4), order=2)
+    np.testing.assert_allclose(model.hessian, 0.5 * (a + a.T), atol=1e-14)
+    points = rng.normal(size=(10, 4)) * 5
+    comparison = model.compare(points)
+    assert np.max(comparison.error) < 1e-12
+    assert np.max(taylor(quadratic, np.zeros(4), 1).compare(points).error) > 1.0
+
+
+@pytest.mark.parametrize("order, ratio", [(1, 4.0), (2, 8.0)])
+def test_error_falls_as_the_order_predicts(order, ratio):
+    """Halving δ divides the error by 2^(order+1) as δ → 0."""
+    x0 = jnp.array([0.3, -0.2])
+    direction = jnp.array([0.6, 0.8])
+    comparison = taylor_error(gaussian_bump, x0, [x0 + direction * 0.05 / 2**k for k in range(5)],
+                              order=order)
+    ratios = comparison.error[:-1] / comparison.error[1:]
+    np.testing.assert_allclose(ratios[-2:], ratio, rtol=0.05)
+    np.testing.assert_allclose(comparison.distance, 0.05 / 2.0 ** np.arange(5), rtol=1e-12)
+
+
+def test_pytree_parameters():
+    """A model on {"w": matrix, "b": vector}: the same numbers as on the ravelled vector."""
+    rng = np.random.default_rng(2)
+    inputs, targets = rng.normal(size=(8, 3)), rng.normal(size=(8, 2))
+
+    @jax.jit
+    def loss(p):
+        return jnp.sum(jnp.tanh(inputs @ p["w"] + p["b"]) - targets) ** 2
+
+    x0 = {"w": jnp.asarray(rng.normal(size=(3, 2))), "b": jnp.asarray(rng.normal(size=2))}
+    model = taylor(loss, x0, order=2)
+    assert jax.tree_util.tree_structure(model.gradient) == jax.tree_util.tree_structure(x0)
+    assert model.hessian.shape == (8, 8)
+
+    flat0, unravel = ravel_pytree(x0)
+    flat_loss = lambda z: loss(unravel(z))  # noqa: E731
+    g, h = jax.jit(lambda z: (jax.grad(flat_loss)(z), jax.hessian(flat_loss)(z)))(flat0)
+    np.testing.assert_allclose(ravel_pytree(model.gradient)[0], g, atol=1e-13)
+
+    step = {"w": jnp.full((3, 2), 0.01), "b": jnp.array([-0.02, 0.03])}
+    point = jax.tree_util.tree_map(jnp.add, x0, step)
+    delta = ravel_pytree(step)[0]
+    expected = flat_loss(flat0) + g @ delta + 0.5 * delta @ h @ delta
+    assert float(model(point)) == pytest.approx(float(expected), abs=1e-12)
+
+    comparison = model.compare([x0, point])  # a list of pytrees
+    assert comparison.error[0] == pytest.approx(0.0, abs=1e-14)
+    assert comparison.true[1] == pytest.approx(float(loss(point)), abs=1e-14)
+    assert comparison.error[1] < 1e-4  # third order in a 0.05-sized step
+    single = model.compare(point)  # one point, shaped like x0
+    assert single.model.shape == (1,)
+
+
+def test_model_is_traceable():
+    model = taylor(gaussian_bump, jnp.array([-1.0, 0.0]), order=2)
+    points = jnp.array([[-0.9, 0.1], [-1.2, 0.0]])
+    np.testing.assert_allclose(jax.jit(jax.vmap(model))(points),
+                               [float(model(p)) for p in points], atol=1e-15)
+    assert float(jax.grad(model)(jnp.array([-1.0, 0.0]))[0]) == pytest.approx(-E, abs=1e-15)
+
+
+def test_comparison_table_and_integer_point():
+    model = taylor(lambda v: jnp.sum(v**3), [1, 2], order=1)  # integers become floats
+    assert model.x0.dtype == jnp.float64
+    text = str(model.compare([[1.1, 2.0], [1.0, 2.2]]))
+    assert "order-1 Taylor model" in text and len(text.splitlines()) == 4
+
+
+@pytest.mark.parametrize("order", [0, 3, True])
+def test_bad_order(order):
+    with pytest.raises(ValueError, match="order"):
+        taylor(gaussian_bump, jnp.zeros(2), order=order)
+
+
+def test_point_of_the_wrong_shape():
+    model = taylor(gaussian_bump, jnp.zeros(2))
+    with pytest.raises(ValueError, match="entries"):
+        model(jnp.zeros(3))
+    with pytest.raises(ValueError, match="structure"):
+        taylor(lambda p: p["a"] ** 2, {"a": 1.0})({"b": 1.0})
