@@ -2,22 +2,25 @@
 
 The Hessian H = ∇²f(x) is symmetrised and factorised once per accepted step as H = V·diag(λ)·Vᵀ
 (an eigendecomposition: it solves the Newton system and shows the curvature at the same
-time). With δ = √ε·max|λ| the floor below which an eigenvalue counts as zero, the
-``regularization`` picks the step:
+time). With δ = 10·ε·max|λ| the floor below which an eigenvalue counts as zero (no larger:
+on badly scaled problems real curvature sits many orders below max|λ|, and a √ε floor cut
+such steps a thousandfold), the ``regularization`` picks the step:
 
 * ``"eigen"`` (default, "saddle-free" Newton): d = −V·diag(1/max(|λᵢ|, δ))·Vᵀ∇f. Directions of
   negative curvature are followed downhill instead of uphill, so saddles repel the iteration.
-* ``"levenberg"``: d = −(H + μI)⁻¹∇f with the smallest shift μ = max(0, δ − λ_min) that makes
-  H + μI positive definite.
+* ``"levenberg"``: d = −(H + μI)⁻¹∇f with μ = 0 where H is positive definite (λ_min > δ) and
+  μ = √ε·max|λ| − λ_min otherwise, so that H + μI is safely positive definite.
 * ``"steepest"``: the Newton step where H is positive definite, otherwise d = −∇f.
 * ``"none"``: the textbook step d = −H⁻¹∇f, which is drawn to maxima and saddles as much as
   to minima (use it with ``line_search="none"`` to find any critical point).
 
 Where H has an eigenvalue below −tol (the tolerance of ``classify``: max(√ε‖H‖, 10√‖∇f‖)),
-the step is also given a component of length at least
-``escape_length`` along the most negative eigenvector (pointing downhill), so that a start
-exactly on a saddle, where ∇f = 0, still leaves it; and the solve does not report convergence
-there. Each step records ``strategy`` (0 Newton, 1 modified Newton, 2 steepest descent,
+the solve does not report convergence, and once ‖∇f‖ ≤ ``escape_below`` (default ε^(1/3)) the
+step is given a component of length at least ``escape_length`` along the most negative
+eigenvector (pointing downhill), so that a start exactly on a saddle, where ∇f = 0, still
+leaves it. Only then: elsewhere the saddle-free step already moves downhill along negative
+curvature in proportion to ∇f, and a forced unit step would throw small variables into
+another valley. Each step records ``strategy`` (0 Newton, 1 modified Newton, 2 steepest descent,
 3 negative-curvature escape) and ``damping`` (μ, or the largest eigenvalue change).
 """
 
@@ -43,6 +46,7 @@ NEWTON, MODIFIED, STEEPEST, ESCAPE = 0, 1, 2, 3
 class NewtonDescent(Descent):
     regularization: str = "eigen"
     escape_length: float = 1.0
+    escape_below: float | None = None
     aux_names = ("strategy", "damping", "min_eigenvalue")
 
     def direction(self, fun: FlatFun, x: Array, g: Array, state: object) -> Direction:
@@ -51,14 +55,17 @@ class NewtonDescent(Descent):
         lam, vecs = symmetric_eigh(hess)
         g_eig = matvec(vecs.T, g)
         eps = jnp.finfo(x.dtype).eps
-        floor = jnp.maximum(jnp.sqrt(eps) * max_abs(lam), jnp.finfo(x.dtype).tiny)
+        floor = jnp.maximum(10 * eps * max_abs(lam), jnp.finfo(x.dtype).tiny)
         lam_min = lam[0]
         definite = lam_min > floor
 
         if self.regularization == "eigen":
             lam_used = jnp.maximum(jnp.abs(lam), floor)
         elif self.regularization == "levenberg":
-            lam_used = lam + jnp.maximum(0.0, floor - lam_min)
+            # shifting every eigenvalue needs a wider margin than clipping one: with only
+            # δ the shifted matrix is as near-singular as the one it replaces
+            margin = jnp.maximum(jnp.sqrt(eps) * max_abs(lam), floor)
+            lam_used = lam + jnp.where(lam_min > floor, 0.0, margin - lam_min)
         elif self.regularization in ("steepest", "none"):
             lam_used = jnp.where(lam == 0, floor, lam) if self.regularization == "none" else lam
         else:
@@ -79,10 +86,12 @@ class NewtonDescent(Descent):
             # leave along the most negative eigenvector, downhill (sign of −∇f·v, + at a tie)
             sign = jnp.where(g_eig[0] > 0, -1.0, 1.0)
             length = jnp.maximum(jnp.abs(step_eig[0]), self.escape_length)
+            below = self.escape_below if self.escape_below is not None else eps ** (1 / 3)
+            forced = negative & (norm(g) <= below)
             # a mask, not .at[0].set: a scatter per start is slow under vmap on CPU
-            first = (jnp.arange(step_eig.size) == 0) & negative
+            first = (jnp.arange(step_eig.size) == 0) & forced
             step_eig = jnp.where(first, sign * length, step_eig)
-            strategy = jnp.where(negative, ESCAPE, strategy)
+            strategy = jnp.where(forced, ESCAPE, strategy)
         d = matvec(vecs, step_eig)
         curvature = dot(lam, step_eig**2)
         escape = negative if self.regularization != "none" else jnp.asarray(False)
@@ -103,7 +112,8 @@ class Newton(LineSearchSolver):
         regularization: "eigen" (default), "levenberg", "steepest" or "none"; see the module
             docstring for the exact rules.
         escape_length: minimum length of the component along the most negative eigenvector
-            where the Hessian is indefinite (the line search shortens it as needed).
+            once ‖∇f‖ ≤ escape_below (default ε^(1/3)) at a point of negative curvature
+            (the line search shortens it as needed).
     """
 
     def __init__(
@@ -111,10 +121,12 @@ class Newton(LineSearchSolver):
         line_search: str | Backtracking | NoLineSearch | None = "backtracking",
         regularization: str = "eigen",
         escape_length: float = 1.0,
+        escape_below: float | None = None,
     ) -> None:
         if regularization not in REGULARIZATIONS:
             raise ValueError(
                 f"unknown regularization {regularization!r}; expected one of {REGULARIZATIONS}"
             )
-        object.__setattr__(self, "descent", NewtonDescent(regularization, escape_length))
+        descent = NewtonDescent(regularization, escape_length, escape_below)
+        object.__setattr__(self, "descent", descent)
         object.__setattr__(self, "line_search", make_line_search(line_search))
