@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .._linalg import max_abs, symmetric_eigvalsh
+from .._linalg import max_abs, symmetric_eigh, symmetric_eigvalsh
 
 Array = jax.Array
 
@@ -74,21 +74,45 @@ class CriticalPoint:
 
 
 def default_grad_tol(value: Array, dtype: Any) -> Array:
-    """ε^(1/3)·max(1, |f|): a gradient this small counts as zero at working precision."""
+    """√ε·max(1, |f|): a gradient this small counts as zero at working precision."""
     eps = jnp.finfo(dtype).eps
-    return eps ** (1.0 / 3.0) * jnp.maximum(1.0, jnp.abs(value))
+    return jnp.sqrt(eps) * jnp.maximum(1.0, jnp.abs(value))
 
 
 def eigenvalue_tol(eigenvalues: Array, grad_norm: Array) -> Array:
-    """Eigenvalues with |λ| ≤ tol count as zero.
+    """A cheap zero tolerance for eigenvalues, used by the solvers on every step.
 
     tol = max(√ε·‖H‖₂, 10·√‖∇f‖). The first term is the rounding floor of a symmetric
     eigensolver; the second covers points that are only approximately critical: near a
     degenerate critical point at distance δ the gradient is O(δ²) while the Hessian's
-    eigenvalues are O(δ), so eigenvalues of order √‖∇f‖ cannot be told from zero.
+    eigenvalues are O(δ). It is not invariant under scaling f; ``classify`` uses the
+    scale-invariant :func:`curvature_tol` instead.
     """
     eps = jnp.finfo(eigenvalues.dtype).eps
     return jnp.maximum(jnp.sqrt(eps) * max_abs(eigenvalues), 10.0 * jnp.sqrt(grad_norm))
+
+
+def curvature_tol(
+    fun: Callable[[Array], Array], x: Array, grad: Array, hess: Array,
+    eigenvalues: Array, eigenvectors: Array,
+) -> Array:
+    """Eigenvalues with |λ| ≤ tol count as zero: tol = max(√ε·‖H‖₂, 10·‖H(x + d) − H(x)‖₂)
+    with d = −H⁺∇f the (pseudo-inverse) Newton step to the nearby critical point.
+
+    At an exact critical point d = 0 and only the eigensolver's rounding floor √ε‖H‖ is left.
+    Near a non-degenerate one at distance δ the Hessian changes by O(δ) ≪ |λ|; near a
+    degenerate one the eigenvalues are themselves O(δ), as large as the change, so they are
+    rightly counted as zero. Both terms scale with f, so the kind does not depend on units.
+    """
+    eps = jnp.finfo(x.dtype).eps
+    floor = jnp.sqrt(eps) * max_abs(eigenvalues)
+    inverse = jnp.where(jnp.abs(eigenvalues) > floor, 1.0 / jnp.where(eigenvalues == 0, 1.0,
+                                                                      eigenvalues), 0.0)
+    step = -eigenvectors @ (inverse * (eigenvectors.T @ grad))
+    hess_near = jax.hessian(fun)(x + step)
+    change = 0.5 * (hess_near + hess_near.T) - hess
+    change_norm = max_abs(symmetric_eigvalsh(change))
+    return jnp.maximum(floor, 10.0 * change_norm)
 
 
 def classify_spectrum(
@@ -105,7 +129,9 @@ def classify_spectrum(
         Kind.SADDLE,
         jnp.where(zero, Kind.DEGENERATE, jnp.where(positive, Kind.MINIMUM, Kind.MAXIMUM)),
     )
-    kind = jnp.where(grad_norm > grad_tol, Kind.NOT_CRITICAL, kind)
+    # written so that a NaN gradient or spectrum is not critical either
+    critical = (grad_norm <= grad_tol) & jnp.all(jnp.isfinite(eigenvalues))
+    kind = jnp.where(critical, kind, Kind.NOT_CRITICAL)
     index = jnp.sum(eigenvalues < -tol)
     return kind.astype(jnp.int32), index.astype(jnp.int32), jnp.asarray(tol)
 
@@ -121,8 +147,10 @@ def classify_flat(
     value, grad = jax.value_and_grad(fun)(x)
     hess = jax.hessian(fun)(x)
     hess = 0.5 * (hess + hess.T)
-    eigenvalues = symmetric_eigvalsh(hess)
+    eigenvalues, eigenvectors = symmetric_eigh(hess)
     grad_norm = jnp.linalg.norm(grad)
+    if tol is None:
+        tol = curvature_tol(fun, x, grad, hess, eigenvalues, eigenvectors)
     if grad_tol is None:
         grad_tol = default_grad_tol(value, x.dtype)
     grad_tol = jnp.asarray(grad_tol, x.dtype)
@@ -148,10 +176,10 @@ def classify(
     """Classify ``x`` as a critical point of ``fun`` from the Hessian's eigenvalues.
 
     The Hessian H = ∇²f(x) (symmetrised, ½(H + Hᵀ)) of the ravelled parameters is
-    diagonalised; with λ₁ ≤ … ≤ λₙ its eigenvalues and ``tol`` from :func:`eigenvalue_tol`
+    diagonalised; with λ₁ ≤ … ≤ λₙ its eigenvalues and ``tol`` from :func:`curvature_tol`
     (unless given):
 
-    * ``not_critical`` if ‖∇f(x)‖ > grad_tol (default ε^(1/3)·max(1, |f(x)|));
+    * ``not_critical`` if ‖∇f(x)‖ > grad_tol (default √ε·max(1, |f(x)|)) or is not finite;
     * ``saddle`` if some λᵢ > tol and some λⱼ < −tol;
     * ``minimum`` if every λᵢ > tol, ``maximum`` if every λᵢ < −tol;
     * ``degenerate`` otherwise (an eigenvalue within ±tol decides nothing).

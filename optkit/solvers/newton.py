@@ -15,7 +15,8 @@ such steps a thousandfold), the ``regularization`` picks the step:
   to minima (use it with ``line_search="none"`` to find any critical point).
 
 Where H has an eigenvalue below −tol (the tolerance of ``classify``: max(√ε‖H‖, 10√‖∇f‖)),
-the solve does not report convergence, and once ‖∇f‖ ≤ ``escape_below`` (default ε^(1/3)) the
+the solve does not report convergence, and once ‖∇f‖ ≤ ``escape_below`` (default ε^(1/3))
+the
 step is given a component of length at least ``escape_length`` along the most negative
 eigenvector (pointing downhill), so that a start exactly on a saddle, where ∇f = 0, still
 leaves it. Only then: elsewhere the saddle-free step already moves downhill along negative
