@@ -112,7 +112,8 @@ def test_every_problem_is_reported_at_once():
     ("stop.grad_tol=-1", "stop.grad_tol: Input should be greater than or equal to 0 (got -1)"),
     ("solver.record=true", "solver.record: belongs in record.trajectory"),
     ("solver.step_size=0.1", "solver.step_size: unknown option for method 'newton'; "
-                             "valid keys: escape_length, line_search, method, regularization"),
+                             "valid keys: escape_below, escape_length, line_search, method, "
+                             "regularization"),
     ("solver.regularization=foo", "solver.regularization: unknown regularization 'foo'; "
                                   "expected one of ('eigen', 'levenberg', 'steepest', 'none')"),
     ("solver={method: gradient_descent, step_size: fast}",

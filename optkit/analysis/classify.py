@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .._linalg import max_abs, symmetric_eigh, symmetric_eigvalsh
+from .._linalg import max_abs, norm, symmetric_eigh, symmetric_eigvalsh
 
 Array = jax.Array
 
@@ -73,10 +73,11 @@ class CriticalPoint:
         return self.kind_code == Kind.MINIMUM
 
 
-def default_grad_tol(value: Array, dtype: Any) -> Array:
-    """√ε·max(1, |f|): a gradient this small counts as zero at working precision."""
-    eps = jnp.finfo(dtype).eps
-    return jnp.sqrt(eps) * jnp.maximum(1.0, jnp.abs(value))
+def default_grad_tol(value: Array, x: Array) -> Array:
+    """√ε·max(1, |f|)/max(1, ‖x‖): a gradient this small counts as zero at working precision
+    (f's rounding error spread over the scale of x, in the units of a gradient)."""
+    eps = jnp.finfo(x.dtype).eps
+    return jnp.sqrt(eps) * jnp.maximum(1.0, jnp.abs(value)) / jnp.maximum(1.0, norm(x))
 
 
 def eigenvalue_tol(eigenvalues: Array, grad_norm: Array) -> Array:
@@ -152,7 +153,7 @@ def classify_flat(
     if tol is None:
         tol = curvature_tol(fun, x, grad, hess, eigenvalues, eigenvectors)
     if grad_tol is None:
-        grad_tol = default_grad_tol(value, x.dtype)
+        grad_tol = default_grad_tol(value, x)
     grad_tol = jnp.asarray(grad_tol, x.dtype)
     kind, index, tol = classify_spectrum(eigenvalues, grad_norm, grad_tol, tol)
     return CriticalPoint(
@@ -179,7 +180,8 @@ def classify(
     diagonalised; with λ₁ ≤ … ≤ λₙ its eigenvalues and ``tol`` from :func:`curvature_tol`
     (unless given):
 
-    * ``not_critical`` if ‖∇f(x)‖ > grad_tol (default √ε·max(1, |f(x)|)) or is not finite;
+    * ``not_critical`` if ‖∇f(x)‖ > grad_tol (default √ε·max(1, |f(x)|)/max(1, ‖x‖))
+      or is not finite;
     * ``saddle`` if some λᵢ > tol and some λⱼ < −tol;
     * ``minimum`` if every λᵢ > tol, ``maximum`` if every λᵢ < −tol;
     * ``degenerate`` otherwise (an eigenvalue within ±tol decides nothing).

@@ -35,6 +35,8 @@ class Solver(abc.ABC):
 
     #: names of the extra per-step scalars that ``step`` reports in ``StepInfo.aux``
     aux_names: ClassVar[tuple[str, ...]] = ()
+    #: the state field holding the proposed step, checked for NaN/Inf by the driver
+    direction_field: ClassVar[str] = "d"
     #: the status reported when ``step`` says ``failed``
     failure_status: ClassVar[Status] = Status.LINE_SEARCH_FAILED
 

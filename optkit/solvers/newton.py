@@ -71,7 +71,9 @@ class NewtonDescent(Descent):
             lam_used = jnp.where(lam == 0, floor, lam) if self.regularization == "none" else lam
         else:
             raise ValueError(f"unknown regularization {self.regularization!r}")
-        step_eig = -g_eig / lam_used
+        # where H = 0 there is no curvature to scale by: take the steepest-descent step
+        flat = max_abs(lam) == 0
+        step_eig = jnp.where(flat, -g_eig, -g_eig / jnp.where(flat, 1.0, lam_used))
         strategy = jnp.where(definite, NEWTON, MODIFIED)
         damping = max_abs(lam_used - lam)
 

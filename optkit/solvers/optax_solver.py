@@ -39,7 +39,10 @@ class Optax(Solver):
             state.g, state.opt_state, state.x, value=state.f, grad=state.g, value_fn=fun
         )
         x = optax.apply_updates(state.x, updates)
-        f, g = optax.value_and_grad_from_state(fun)(x, state=opt_state)
+        try:  # line searches keep f and ∇f at the new point in their state: reuse them
+            f, g = optax.value_and_grad_from_state(fun)(x, state=opt_state)
+        except ValueError:  # plain optimisers (adam, sgd, ...) keep neither
+            f, g = jax.value_and_grad(fun)(x)
         g_norm = jnp.linalg.norm(state.g)
         step = jnp.linalg.norm(updates) / jnp.where(g_norm > 0, g_norm, 1.0)
         info = StepInfo(

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from .._linalg import symmetric_eigh
+from .._linalg import max_abs, norm, symmetric_eigh
 from ..analysis.classify import eigenvalue_tol
 from ._base import Array, FlatFun, Solver, StepInfo
 from ._status import Status
@@ -52,7 +52,9 @@ def solve_subproblem(
     """
     gam = vecs.T @ g
     eps = jnp.finfo(g.dtype).eps
-    scale = jnp.maximum(jnp.max(jnp.abs(lam)), jnp.finfo(g.dtype).tiny)
+    # λ ~ ‖∇f‖/Δ is the curvature scale of the radius itself: it keeps the shift positive
+    # where H = 0 (then p = −Δ·∇f/‖∇f‖)
+    scale = jnp.maximum(jnp.maximum(max_abs(lam), norm(g) / radius), jnp.finfo(g.dtype).tiny)
     mu_floor = jnp.maximum(0.0, -lam[0]) + jnp.sqrt(eps) * scale
 
     interior_ok = lam[0] > jnp.sqrt(eps) * scale
@@ -72,7 +74,8 @@ def solve_subproblem(
     p_boundary = -gam / (lam + mu)
     # hard case: even at the smallest admissible shift the step is inside; complete it to the
     # boundary along the most negative eigenvector, pointing downhill (+ at a tie)
-    missing = jnp.sqrt(jnp.maximum(radius**2 - jnp.sum(p_boundary**2), 0.0))
+    short = norm(p_boundary) < (1 - jnp.sqrt(eps)) * radius
+    missing = jnp.where(short, jnp.sqrt(jnp.maximum(radius**2 - jnp.sum(p_boundary**2), 0.0)), 0.0)
     sign = jnp.where(gam[0] > 0, -1.0, 1.0)
     p_boundary = p_boundary + jnp.where(jnp.arange(p_boundary.size) == 0, sign * missing, 0.0)
     p_eig = jnp.where(interior, p_newton, p_boundary)
@@ -94,6 +97,7 @@ class TrustRegion(Solver):
     max_radius: float = 1e3
     eta: float = 0.15
     aux_names = ("radius", "rho")
+    direction_field = "p"
     failure_status = Status.SMALL_STEP
 
     def _at(self, fun: FlatFun, x: Array, f: Array, g: Array, radius: Array) -> TrustRegionState:
@@ -139,7 +143,8 @@ class TrustRegion(Solver):
             return state._replace(radius=radius, p=p, predicted=predicted, boundary=boundary)
 
         new_state = lax.cond(accepted, accept, reject, None)
-        failed = ~accepted & (radius <= eps * (1 + jnp.linalg.norm(state.x)))
+        # written so that a NaN radius counts as failure too
+        failed = ~accepted & ~(radius > eps * (1 + jnp.linalg.norm(state.x)))
         info = StepInfo(accepted=accepted, failed=failed, step_size=step_norm,
                         aux={"radius": state.radius, "rho": rho})
         return new_state, info

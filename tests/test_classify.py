@@ -1,0 +1,166 @@
+"""optkit.classify against closed-form gradients, Hessians and critical points."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import himmelblau, himmelblau_hessian, himmelblau_points
+
+import optkit
+from optkit import Kind
+
+# one compiled program per function (classify is traceable; the function is static)
+classify = jax.jit(optkit.classify, static_argnums=0)
+
+
+def bowl(x):
+    return x[0] ** 2 + x[1] ** 2
+
+
+def cap(x):
+    return -(x[0] ** 2) - x[1] ** 2
+
+
+def saddle(x):
+    return x[0] ** 2 - x[1] ** 2
+
+
+def x2y_plus_xy2(x):
+    return x[0] ** 2 * x[1] + x[0] * x[1] ** 2
+
+
+def quartic(x):
+    return x[0] ** 4 + x[1] ** 4
+
+
+def monkey_saddle(x):
+    return x[0] ** 3 - 3 * x[0] * x[1] ** 2
+
+
+def saddle_3d(x):
+    return -(x[0] ** 2) - x[1] ** 2 + x[2] ** 2
+
+
+# name: (function, point, kind, Morse index, Hessian eigenvalues in closed form)
+CASES = {
+    "bowl": (bowl, [0.0, 0.0], "minimum", 0, [2.0, 2.0]),
+    "cap": (cap, [0.0, 0.0], "maximum", 2, [-2.0, -2.0]),
+    "saddle": (saddle, [0.0, 0.0], "saddle", 1, [-2.0, 2.0]),
+    "saddle_3d": (saddle_3d, [0.0, 0.0, 0.0], "saddle", 2, [-2.0, -2.0, 2.0]),
+    # ∇²f(0) = 0 in the next three: second order decides nothing
+    "x2y_plus_xy2": (x2y_plus_xy2, [0.0, 0.0], "degenerate", 0, [0.0, 0.0]),
+    "quartic": (quartic, [0.0, 0.0], "degenerate", 0, [0.0, 0.0]),
+    "monkey_saddle": (monkey_saddle, [0.0, 0.0], "degenerate", 0, [0.0, 0.0]),
+    # ∇f(1, 0) = (2, 0) ≠ 0
+    "bowl_off_centre": (bowl, [1.0, 0.0], "not_critical", 0, [2.0, 2.0]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_known_points_are_classified(name):
+    fun, point, kind, index, eigenvalues = CASES[name]
+    cp = classify(fun, jnp.array(point))
+    assert cp.kind == kind
+    assert int(cp.kind_code) == Kind[kind.upper()]
+    assert int(cp.index) == index
+    np.testing.assert_allclose(cp.eigenvalues, eigenvalues, atol=1e-12)
+    np.testing.assert_allclose(cp.value, fun(np.array(point)), atol=1e-15)
+    np.testing.assert_allclose(cp.x, point)
+
+
+def mixed(x):
+    return x[0] ** 2 * x[1] + jnp.sin(x[1]) * x[2] + jnp.exp(x[0] * x[2])
+
+
+def mixed_hessian(p):
+    x, y, z = p
+    e = np.exp(x * z)
+    return np.array([
+        [2 * y + z * z * e, 2 * x, e * (1 + x * z)],
+        [2 * x, -np.sin(y) * z, np.cos(y)],
+        [e * (1 + x * z), np.cos(y), x * x * e],
+    ])
+
+
+def mixed_grad(p):
+    x, y, z = p
+    e = np.exp(x * z)
+    return np.array([2 * x * y + z * e, x * x + np.cos(y) * z, np.sin(y) + x * e])
+
+
+def test_eigenvalues_and_gradient_match_closed_form():
+    point = np.array([0.3, -0.7, 1.1])
+    cp = classify(mixed, jnp.asarray(point))
+    np.testing.assert_allclose(cp.eigenvalues, np.linalg.eigvalsh(mixed_hessian(point)),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(cp.grad_norm, np.linalg.norm(mixed_grad(point)), rtol=1e-12)
+    assert cp.kind == "not_critical"
+
+
+def test_himmelblau_critical_points_vmapped():
+    pts = himmelblau_points()
+    points = np.concatenate([pts["minimum"], pts["saddle"], pts["maximum"]])
+    cps = jax.jit(jax.vmap(lambda p: optkit.classify(himmelblau, p)))(jnp.asarray(points))
+    expected = [Kind.MINIMUM] * 4 + [Kind.SADDLE] * 4 + [Kind.MAXIMUM]
+    np.testing.assert_array_equal(cps.kind_code, expected)
+    np.testing.assert_array_equal(cps.kind, [Kind(k).label for k in expected])
+    np.testing.assert_array_equal(cps.index, [0] * 4 + [1] * 4 + [2])
+    closed_form = np.array([np.linalg.eigvalsh(himmelblau_hessian(p)) for p in points])
+    np.testing.assert_allclose(cps.eigenvalues, closed_form, rtol=1e-10)
+
+
+def test_pytree_point():
+    # f = (w₀ − 1)² + 2w₁² − (s − 3)²: critical at w = (1, 0), s = 3 with Hessian
+    # diag(2, 4, −2) in the variables (w₀, w₁, s)
+    def fun(p):
+        return (p["w"][0] - 1) ** 2 + 2 * p["w"][1] ** 2 - (p["s"] - 3) ** 2
+
+    point = {"s": jnp.asarray(3.0), "w": jnp.array([1.0, 0.0])}
+    cp = classify(fun, point)
+    assert cp.kind == "saddle" and int(cp.index) == 1
+    np.testing.assert_allclose(cp.eigenvalues, [-2.0, 2.0, 4.0], atol=1e-12)
+    assert jax.tree.structure(cp.x) == jax.tree.structure(point)
+    np.testing.assert_array_equal(cp.x["w"], point["w"])
+
+
+def lifted_bowl(x):
+    return x[0] ** 2 + x[1] ** 2 + 100.0
+
+
+@pytest.mark.parametrize("fun, scale", [(bowl, 1.0), (lifted_bowl, 100.0)])
+def test_default_gradient_tolerance_is_sqrt_epsilon_times_value(fun, scale):
+    # documented default grad_tol = √ε·max(1, |f|); at (δ, 0) the gradient norm is 2δ
+    grad_tol = np.sqrt(np.finfo(np.float64).eps) * scale
+    inside = classify(fun, jnp.array([0.4 * grad_tol, 0.0]))
+    outside = classify(fun, jnp.array([0.6 * grad_tol, 0.0]))
+    assert inside.kind == "minimum" and outside.kind == "not_critical"
+    np.testing.assert_allclose(inside.grad_tol, grad_tol, rtol=1e-6)
+
+
+def test_explicit_tolerances_are_used():
+    # at (10⁻³, 0): ‖∇f‖ = 2·10⁻³ is above the default grad_tol but below 10⁻²; the Hessian
+    # is constant, so the eigenvalue tolerance stays at its rounding floor
+    point = jnp.array([1e-3, 0.0])
+    assert classify(bowl, point).kind == "not_critical"
+    assert classify(bowl, point, grad_tol=1e-2).kind == "minimum"
+    # eigenvalues 2 within tol = 3 count as zero
+    assert classify(bowl, jnp.array([0.0, 0.0]), tol=3.0).kind == "degenerate"
+
+
+def test_kind_under_jit_raises_type_error():
+    with pytest.raises(TypeError, match="kind_code"):
+        jax.jit(lambda x: optkit.classify(bowl, x).kind)(jnp.zeros(2))
+
+
+def test_nan_point_is_not_critical():
+    cp = classify(bowl, jnp.array([jnp.nan, 0.0]))
+    assert cp.kind == "not_critical"
+
+
+def test_linear_function_has_no_critical_point_far_from_the_origin():
+    def linear(x):
+        return x[0] + 2 * x[1]
+
+    assert classify(linear, jnp.array([1e9, 1e9])).kind == "not_critical"

@@ -1,0 +1,208 @@
+"""The driver's stopping rule (optkit/solvers/_driver.py) status by status: NaN, step caps,
+x_tol/f_tol, divergence, failed line searches, and per-start statuses in a batch."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import rosenbrock
+
+import optkit
+
+Status = optkit.Status
+
+
+# --------------------------------------------------------------- functions that turn NaN
+
+
+def sqrt_objective(x):
+    """√x: decreasing towards 0 and NaN below it."""
+    return jnp.sqrt(x[0])
+
+
+def log_objective(x):
+    """log x: unbounded below as x → 0⁺ and NaN below it."""
+    return jnp.log(x[0])
+
+
+def nan_beyond_radius(x):
+    """−‖x‖² inside the disc ‖x‖ < 2 and NaN outside it."""
+    r2 = jnp.sum(x**2)
+    return jnp.where(r2 < 4.0, -r2, jnp.nan)
+
+
+# name: (function, x0, constant step t, accepted steps before the first non-finite iterate)
+CONSTANT_STEP_INTO_NAN = {
+    "sqrt": (sqrt_objective, [1.0], 4.0, 0),  # x₁ = 1 − 4·½ = −1
+    "log": (log_objective, [1.0], 2.0, 0),  # x₁ = 1 − 2·1 = −1
+    "radius": (nan_beyond_radius, [0.1, 0.2], 0.5, 3),  # x₊ = 2x until ‖x‖ ≥ 2
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONSTANT_STEP_INTO_NAN))
+def test_constant_step_into_nan_is_nonfinite_and_keeps_last_finite_iterate(name):
+    fun, x0, step, finite_steps = CONSTANT_STEP_INTO_NAN[name]
+    res = optkit.minimize(fun, jnp.array(x0), method="gradient_descent", line_search="none",
+                          step_size=step, max_steps=100, classify=False)
+    assert res.status == Status.NONFINITE and not bool(res.converged)
+    assert int(res.num_steps) == finite_steps
+    x = np.asarray(res.x)
+    np.testing.assert_array_equal(x, np.asarray(x0) * 2.0**finite_steps)
+    assert np.isfinite(float(res.value)) and float(res.value) == float(fun(jnp.asarray(x)))
+    # x is the last finite iterate: one more step of the same iteration is not finite
+    x_next = x - step * np.asarray(jax.grad(fun)(jnp.asarray(x)))
+    assert not np.isfinite(float(fun(jnp.asarray(x_next))))
+
+
+@pytest.mark.parametrize("fun, method", [(sqrt_objective, "gradient_descent"),
+                                         (log_objective, "newton")])
+def test_line_search_towards_nan_never_converges(fun, method):
+    # both decrease towards x = 0, where f or ∇f blow up, and are NaN beyond it
+    res = optkit.minimize(fun, [1.0], method=method, classify=False)
+    assert res.status in (Status.NONFINITE, Status.LINE_SEARCH_FAILED)
+    assert not bool(res.converged)
+    x = float(res.x[0])
+    assert 0.0 < x < 1.0
+    assert np.isfinite(float(res.value)) and float(res.value) < float(fun(jnp.array([1.0])))
+
+
+def test_nan_start_is_nonfinite_after_zero_steps():
+    res = optkit.minimize(rosenbrock, [np.nan, 1.0], method="newton")
+    assert res.status == Status.NONFINITE and not bool(res.converged)
+    assert int(res.num_steps) == 0 and int(res.num_evals) == 1
+
+
+def test_failing_start_does_not_stop_the_batch():
+    starts = np.array([[-1.2, 1.0], [np.nan, 1.0], [1.0, 1.0]])
+    res = optkit.minimize_batch(rosenbrock, starts, method="gradient_descent", max_steps=50,
+                                classify=False)
+    np.testing.assert_array_equal(res.status_code,
+                                  [Status.MAX_STEPS, Status.NONFINITE, Status.CONVERGED])
+    np.testing.assert_array_equal(res.num_steps, [50, 0, 0])
+    assert np.isfinite(float(res.value[0])) and float(res.value[0]) < rosenbrock(starts[0])
+    np.testing.assert_array_equal(res.x[2], [1.0, 1.0])  # ∇f(1, 1) = 0 exactly
+
+
+# --------------------------------------------------------------------- step caps and tols
+
+
+def test_max_steps_caps_accepted_steps():
+    res = optkit.minimize(rosenbrock, [-1.2, 1.0], method="gradient_descent", max_steps=2,
+                          record=True)
+    assert res.status == Status.MAX_STEPS and not bool(res.converged)
+    assert int(res.num_steps) == 2
+    assert int(res.trajectory.length) == 3 and res.trajectory.value.shape == (3,)
+    assert float(res.value) < rosenbrock(np.array([-1.2, 1.0]))
+
+
+def _tolerance_run(x_tol: float, f_tol: float):
+    return optkit.minimize(rosenbrock, [-1.2, 1.0], method="gradient_descent", x_tol=x_tol,
+                           f_tol=f_tol, max_steps=2000, record=True, classify=False)
+
+
+def test_x_tol_stops_with_small_step_at_the_first_small_step():
+    x_tol = 1e-3
+    res = _tolerance_run(x_tol, 0.0)
+    assert res.status == Status.SMALL_STEP and not bool(res.converged)
+    tr = res.trajectory
+    x = np.asarray(tr.x[: int(tr.length)])
+    # rule 4: ‖Δx‖ ≤ x_tol·(1 + ‖x‖), met by the last accepted step and by no earlier one
+    small = np.linalg.norm(np.diff(x, axis=0), axis=1) <= x_tol * (
+        1 + np.linalg.norm(x[1:], axis=1))
+    assert small[-1] and not np.any(small[:-1])
+    assert float(res.grad_norm) > 1e-8
+
+
+def test_f_tol_stops_with_small_decrease_at_the_first_small_decrease():
+    f_tol = 1e-6
+    res = _tolerance_run(0.0, f_tol)
+    assert res.status == Status.SMALL_DECREASE and not bool(res.converged)
+    tr = res.trajectory
+    f = np.asarray(tr.value[: int(tr.length)])
+    # rule 5: |Δf| ≤ f_tol·(1 + |f|), met by the last accepted step and by no earlier one
+    small = np.abs(np.diff(f)) <= f_tol * (1 + np.abs(f[1:]))
+    assert small[-1] and not np.any(small[:-1])
+    assert float(res.grad_norm) > 1e-8
+
+
+def test_trajectory_rows_are_the_iterates_and_padding_is_nan():
+    res = _tolerance_run(0.0, 1e-6)
+    tr = res.trajectory
+    n = int(tr.length)
+    assert n == int(res.num_steps) + 1 and tr.value.shape == (2001,)
+    x = tr.x[:n]
+    value, grad = jax.jit(jax.vmap(jax.value_and_grad(rosenbrock)))(x)
+    np.testing.assert_array_equal(x[0], [-1.2, 1.0])
+    np.testing.assert_array_equal(x[-1], res.x)
+    np.testing.assert_allclose(tr.value[:n], value, rtol=1e-12)
+    np.testing.assert_allclose(tr.grad_norm[:n], np.linalg.norm(grad, axis=1), rtol=1e-10)
+    assert float(tr.step_size[0]) == 0.0 and np.all(np.asarray(tr.step_size[1:n]) > 0)
+    for padding in (tr.x[n:], tr.value[n:], tr.grad_norm[n:], tr.step_size[n:]):
+        assert np.all(np.isnan(padding))
+
+
+# ----------------------------------------------------------------- unbounded below
+
+
+def negative_square(x):
+    return -jnp.sum(x**2)
+
+
+def linear(x):
+    return x[0] + 2 * x[1]
+
+
+@pytest.mark.parametrize("fun, method", [(negative_square, "gradient_descent"),
+                                         (linear, "gradient_descent"),
+                                         (negative_square, "newton")])
+def test_unbounded_below_diverges(fun, method):
+    res = optkit.minimize(fun, [0.1, 0.2], method=method, classify=False)
+    assert res.status in (Status.DIVERGED, Status.NONFINITE) and not bool(res.converged)
+    if res.status == Status.DIVERGED:
+        # rule 6: ‖x‖_∞ or −f beyond 1e30
+        assert np.max(np.abs(res.x)) > 1e30 or float(res.value) < -1e30
+
+
+def test_newton_on_a_linear_function_never_converges():
+    # H = 0 everywhere: Newton falls back to steepest descent and walks downhill by ‖∇f‖ a
+    # step, so f = −∞ is not reached within max_steps; the status must say so
+    res = optkit.minimize(linear, [0.1, 0.2], method="newton", max_steps=50, classify=False)
+    assert res.status in (Status.MAX_STEPS, Status.DIVERGED)
+    assert int(res.num_steps) == 50
+    assert float(res.value) < linear(jnp.array([0.1, 0.2])) - 40
+
+
+# ---------------------------------------------------------------- failed line searches
+
+
+@jax.custom_jvp
+def uphill_gradient(x):
+    """‖x‖² whose custom derivative is the negated gradient, −2x: −∇f points uphill."""
+    return jnp.sum(x**2)
+
+
+@uphill_gradient.defjvp
+def _uphill_gradient_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    return uphill_gradient(x), -2 * jnp.dot(x, dx)
+
+
+def kink(x):
+    """|x − 0.3|: the gradient ±1 never vanishes, so Armijo fails at the kink."""
+    return jnp.abs(x[0] - 0.3)
+
+
+def test_uphill_gradient_fails_the_line_search_without_moving():
+    x0 = jnp.array([1.0, 0.5])
+    res = optkit.minimize(uphill_gradient, x0, method="gradient_descent", classify=False)
+    assert res.status == Status.LINE_SEARCH_FAILED and not bool(res.converged)
+    assert int(res.num_steps) == 0
+    np.testing.assert_array_equal(res.x, x0)
+
+
+def test_kink_fails_the_line_search_at_the_kink():
+    res = optkit.minimize(kink, [0.77], method="gradient_descent", classify=False)
+    assert res.status == Status.LINE_SEARCH_FAILED and not bool(res.converged)
+    np.testing.assert_allclose(res.x, [0.3], atol=1e-6)
