@@ -61,19 +61,16 @@ def time_compiled(batched: Callable, starts: jax.Array, repeat: int) -> tuple[fl
     return compile_s, best, out
 
 
-def run_optkit(starts: jax.Array, repeat: int, chunked: bool) -> dict:
-    def one(x0: jax.Array) -> optkit.Result:
-        return optkit.minimize(rosenbrock, x0, method="newton", grad_tol=1e-8, classify=False)
-
+def run_optkit(starts: jax.Array, repeat: int) -> dict:
     def batched(x0s: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-        if chunked:  # what minimize_batch does on one CPU device
-            res = jax.lax.map(one, x0s, batch_size=optkit.solvers._api.CPU_CHUNK_SIZE)
-        else:
-            res = jax.vmap(one)(x0s)
+        res = jax.vmap(
+            lambda x0: optkit.minimize(rosenbrock, x0, method="newton", grad_tol=1e-8,
+                                       classify=False)
+        )(x0s)
         return res.x, res.num_steps, res.converged
 
     compile_s, solve_s, (x, steps, converged) = time_compiled(batched, starts, repeat)
-    name = "optkit Newton (minimize_batch)" if chunked else "optkit Newton (plain vmap)"
+    name = "optkit Newton (vmap)"
     return dict(name=name, compile=compile_s, solve=solve_s, x=np.asarray(x),
                 steps=np.asarray(steps), reported=np.asarray(converged))
 
@@ -145,8 +142,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
           f"JAX {jax.__version__} on {jax.devices()[0].platform}, "
           f"optkit {optkit.__version__}")
 
-    rows = [run_optkit(starts, args.repeat, chunked=True),
-            run_optkit(starts, args.repeat, chunked=False)]
+    rows = [run_optkit(starts, args.repeat)]
     if "bfgs" not in args.skip:
         rows.append(run_optimistix_bfgs(starts, args.repeat))
     if "root" not in args.skip:
