@@ -90,29 +90,50 @@ class LineSearchSolver(Solver):
         f, g = jax.value_and_grad(fun)(x)
         return self._at(fun, x, f, g, self.descent.first_step(g), self.descent.init(x, g))
 
+    def _try(self, fun: FlatFun, state: DescentState):  # noqa: ANN202
+        """Evaluate the trial step(s); returns (accepted, t, x, f, ∇f, t if rejected)."""
+        ls = self.line_search
+
+        def accepts(f_trial: Array, t: Array, g_trial: Array) -> Array:
+            return ls.accepts(state.f, f_trial, t, state.slope, state.curvature,
+                              state.grad_norm, norm(g_trial))
+
+        candidates = getattr(ls, "candidates", 1)
+        if candidates == 1:
+            x_trial = state.x + state.t * state.d
+            f_trial, g_trial = jax.value_and_grad(fun)(x_trial)
+            t_next = ls.shrink(state.f, f_trial, state.t, state.slope)
+            return accepts(f_trial, state.t, g_trial), state.t, x_trial, f_trial, g_trial, t_next
+        # several step lengths t·s^k at once: the largest acceptable one is taken, so a
+        # backtracking search costs one trip round the loop instead of several
+        ts = state.t * ls.shrink_max ** jnp.arange(candidates, dtype=state.t.dtype)
+        xs = state.x[None, :] + ts[:, None] * state.d[None, :]
+        fs, gs = jax.vmap(jax.value_and_grad(fun))(xs)
+        ok = jax.vmap(accepts)(fs, ts, gs)
+        chosen = (jnp.arange(candidates) == jnp.argmax(ok))  # the first acceptable one
+        t = jnp.sum(jnp.where(chosen, ts, 0.0))
+        f_trial = jnp.sum(jnp.where(chosen, fs, 0.0))
+        g_trial = jnp.sum(jnp.where(chosen[:, None], gs, 0.0), axis=0)
+        t_next = ls.shrink(state.f, fs[-1], ts[-1], state.slope)
+        return jnp.any(ok), t, state.x + t * state.d, f_trial, g_trial, t_next
+
     def step(self, fun: FlatFun, state: DescentState) -> tuple[DescentState, StepInfo]:
-        x_trial = state.x + state.t * state.d
-        f_trial, g_trial = jax.value_and_grad(fun)(x_trial)
-        accepted = self.line_search.accepts(
-            state.f, f_trial, state.t, state.slope, state.curvature,
-            state.grad_norm, norm(g_trial),
-        )
+        accepted, t_used, x_trial, f_trial, g_trial, t_rejected = self._try(fun, state)
 
         def accept(_: None) -> DescentState:
             s, y = x_trial - state.x, g_trial - state.g
             dstate = self.descent.update(state.descent_state, s, y)
-            t_next = self.descent.next_step(state.t, s, y)
+            t_next = self.descent.next_step(t_used, s, y)
             return self._at(fun, x_trial, f_trial, g_trial, t_next, dstate)
 
         def reject(_: None) -> DescentState:
-            t = self.line_search.shrink(state.f, f_trial, state.t, state.slope)
-            return state._replace(t=t, trials=state.trials + 1)
+            return state._replace(t=t_rejected, trials=state.trials + 1)
 
         new_state = lax.cond(accepted, accept, reject, None)
         eps = jnp.finfo(state.x.dtype).eps
         step_vanished = norm(new_state.t * new_state.d) <= eps * norm(state.x)
         failed = ~accepted & ((new_state.trials >= self.line_search.max_trials) | step_vanished)
-        info = StepInfo(accepted=accepted, failed=failed, step_size=state.t, aux=state.aux)
+        info = StepInfo(accepted=accepted, failed=failed, step_size=t_used, aux=state.aux)
         return new_state, info
 
     def wants_more(self, state: DescentState) -> Array:

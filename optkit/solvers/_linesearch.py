@@ -35,12 +35,17 @@ class Backtracking:
         shrink_min, shrink_max: a rejected t becomes t·s with s ∈ [shrink_min, shrink_max]
             picked by minimising the quadratic through f(x), ∇f·d and f(x + t·d).
         max_trials: consecutive rejections before the search counts as failed.
+        candidates: step lengths tried per trip round the loop, t, t·shrink_max, t·shrink_max²,
+            …; the largest acceptable one is taken. Under vmap every start pays for the
+            slowest start's trips, so trading one extra evaluation of (f, ∇f) for fewer trips
+            pays off where steps are expensive anyway (Newton uses 2).
     """
 
     c1: float = 1e-4
     shrink_min: float = 0.1
     shrink_max: float = 0.5
     max_trials: int = 50
+    candidates: int = 1
 
     def accepts(
         self, f: Array, f_trial: Array, t: Array, slope: Array, curvature: Array,

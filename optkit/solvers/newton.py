@@ -111,7 +111,8 @@ class Newton(LineSearchSolver):
     """Newton's method x₊ = x + t·d with d from the (regularised) Newton system.
 
     Args:
-        line_search: "backtracking" (Armijo from t = 1, default) or "none" (full steps).
+        line_search: "backtracking" (Armijo from t = 1, trying t and t/2 together in each
+            trip round the loop; default), "none" (full steps) or a ``Backtracking`` object.
         regularization: "eigen" (default), "levenberg", "steepest" or "none"; see the module
             docstring for the exact rules.
         escape_length: minimum length of the component along the most negative eigenvector
@@ -132,4 +133,6 @@ class Newton(LineSearchSolver):
             )
         descent = NewtonDescent(regularization, escape_length, escape_below)
         object.__setattr__(self, "descent", descent)
+        if line_search in ("backtracking", "armijo"):
+            line_search = Backtracking(candidates=2)
         object.__setattr__(self, "line_search", make_line_search(line_search))
