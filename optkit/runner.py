@@ -74,9 +74,7 @@ def run(
     _check_trajectory_size(resolved, dtype)
     console = Console()
 
-    path = rundir.create_run_dir(cfg.output.dir, cfg.name or "run")
-    rundir.write_yaml(path / rundir.CONFIG_FILE, cfg.to_data())
-    try:
+    with _run_directory(cfg, cfg.name or "run", "run") as path:
         with compilation_cache() as cache_dir, \
                 _spinner(console, enabled=progress and not quiet) as status:
             outcome = _solve(resolved, devices, dtype, status)
@@ -90,15 +88,25 @@ def run(
             rundir.write_json(path / rundir.CRITICAL_POINTS_FILE,
                               _points_file(resolved, points, "run"))
         rundir.write_json(path / rundir.SUMMARY_FILE, summary)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except Exception as err:
-        raise RunError(f"run failed: {' '.join(str(err).split()) or type(err).__name__} "
-                       f"(incomplete run directory: {path})") from err
-    rundir.mark_complete(path)
     if not quiet:
         console.print(render_summary(rundir.to_jsonable(summary), path))
     return path
+
+
+@contextmanager
+def _run_directory(cfg: RunConfig, name: str, what: str) -> Iterator[Path]:
+    """A new run directory holding the resolved config; marked complete when the block
+    finishes, left marked incomplete (and reported as a RunError) when it fails."""
+    path = rundir.create_run_dir(cfg.output.dir, name)
+    rundir.write_yaml(path / rundir.CONFIG_FILE, cfg.to_data())
+    try:
+        yield path
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as err:
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise RunError(f"{what} failed: {reason} (incomplete run directory: {path})") from err
+    rundir.mark_complete(path)
 
 
 def run_critical(
@@ -123,9 +131,7 @@ def run_critical(
     assert box is not None
     lower, upper = (jnp.asarray(b, dtype) for b in (box.lower, box.upper))
 
-    path = rundir.create_run_dir(cfg.output.dir, f"{cfg.name}-critical")
-    rundir.write_yaml(path / rundir.CONFIG_FILE, cfg.to_data())
-    try:
+    with _run_directory(cfg, f"{cfg.name}-critical", "critical-point search") as path:
         with compilation_cache() as cache_dir, \
                 _spinner(console, enabled=progress and not quiet) as status, \
                 jax.default_device(devices[0]):
@@ -150,12 +156,6 @@ def run_critical(
         rundir.write_json(path / rundir.CRITICAL_POINTS_FILE,
                           _points_file(resolved, points, "find_critical_points"))
         rundir.write_json(path / rundir.SUMMARY_FILE, summary)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except Exception as err:
-        raise RunError(f"critical-point search failed: {' '.join(str(err).split())} "
-                       f"(incomplete run directory: {path})") from err
-    rundir.mark_complete(path)
     if not quiet:
         console.print(render_summary(rundir.to_jsonable(summary), path))
         console.print(render_points(rundir.to_jsonable(points)))
