@@ -285,7 +285,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
     """A copy of ``data`` with each ``KEY=VALUE`` applied in order: the value at KEY is
-    replaced whole; missing parent mappings are created."""
+    replaced whole; missing parent mappings are created. ``solver.max_steps`` (and the other
+    stopping keys) address ``stop.max_steps``, where the config keeps them."""
     data = _deep_copy(data)
     problems = []
     for text in overrides:
@@ -294,6 +295,8 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
         except ValueError as err:
             problems.append(str(err))
             continue
+        if len(parts) == 2 and parts[0] == "solver" and parts[1] in STOP_KEYS:
+            parts = ["stop", parts[1]]
         node = data
         for depth, part in enumerate(parts[:-1]):
             child = node.get(part)

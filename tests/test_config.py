@@ -202,7 +202,15 @@ def test_stopping_keys_are_accepted_in_the_solver_section():
     config = resolve(BASE, ["solver.max_steps=50", "solver.grad_tol=1.0e-6"]).config
     assert config.stop.max_steps == 50 and config.stop.grad_tol == 1e-6
     assert "max_steps" not in config.solver.options
-    assert problems_of(BASE, "solver.max_steps=50", "stop.max_steps=40") == [
+    # as an override it addresses stop.max_steps, so it also works on a config that sets
+    # stop.max_steps (the shipped newton.yaml does); the later override wins
+    config = resolve(BASE, ["stop.max_steps=40", "solver.max_steps=50"]).config
+    assert config.stop.max_steps == 50
+    newton = load_config(Path(__file__).parents[1] / "configs" / "newton.yaml")
+    assert resolve(newton, ["solver.max_steps=50"]).config.stop.max_steps == 50
+    # written in the file in both places, it is ambiguous
+    both = {**BASE, "solver": {"method": "newton", "max_steps": 50}, "stop": {"max_steps": 40}}
+    assert problems_of(both) == [
         "solver.max_steps: also given as stop.max_steps; give it once, in stop"]
 
 
