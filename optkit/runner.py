@@ -1,14 +1,14 @@
 """Config → problem + solver → one batched, compiled solve → run directory.
 
-``run`` solves every start of a config as a single XLA program (``optkit.minimize_batch``:
-vmap over the starts, sharded over the local devices where there are several). The program is
-lowered and compiled ahead of time, so the summary reports compile and solve seconds
-separately, and JAX's persistent compilation cache makes a repeated run skip compilation.
+``run`` solves every start of a config as one batched, compiled solve (vmap over the starts,
+sharded over the local devices where there are several). Its programs are lowered and compiled
+ahead of time, so the summary reports compile and solve seconds separately, and JAX's
+persistent compilation cache makes a repeated run skip compilation.
 
-Progress is shown as an indeterminate spinner with the elapsed time, not as a bar over the
-steps: the solve is one call of the compiled loop. Splitting it into chunks of steps and
-restarting each chunk from the last iterate would lose the solver state (line-search step,
-BFGS inverse Hessian), so the chunked result would differ from the unchunked one.
+Progress is a bar over the steps: the compiled loop runs in about ``PROGRESS_CHUNKS`` chunks of
+steps and reports between them. Each chunk resumes the loop from its whole carry (solver
+state, counters, trajectory buffers; ``optkit.solvers._api.BatchSolve``), so the result is
+bit for bit that of ``minimize_batch`` run in one piece.
 """
 
 from __future__ import annotations
@@ -25,14 +25,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from rich.console import Console, Group
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from . import rundir
 from ._devices import compilation_cache, select_devices
 from .analysis.classify import KIND_LABELS
 from .config import ConfigError, Resolved, RunConfig, resolve, resolve_file
-from .solvers import Status, minimize_batch
+from .solvers import Status
+from .solvers._api import BatchSolve
 
 #: per-start results are stored in summary.json for batches up to this size
 PER_START_LIMIT = 100
@@ -60,7 +68,7 @@ def run(
         overrides: ``"KEY=VALUE"`` strings (VALUE is YAML), e.g. ``"stop.max_steps=50"``.
         out: parent directory of the run directory (replaces ``output.dir``).
         quiet: print nothing (the command line then prints only the path).
-        progress: show a spinner with the elapsed time while compiling and solving.
+        progress: show the phase, a bar over the steps and the elapsed time on a terminal.
 
     Raises:
         ConfigError: the config, its overrides or its device request are invalid.
@@ -204,21 +212,42 @@ def _typed(fun: Any, dtype: np.dtype) -> Any:
     return typed
 
 
+class _Progress:
+    """What the run reports while it works: a phase line, then a bar over the solve's steps."""
+
+    def __init__(self, bar: Progress | None) -> None:
+        self.bar = bar
+        self.task = None if bar is None else bar.add_task("starting", total=None)
+
+    def __call__(self, description: str) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, description=description)
+
+    def steps(self, done: int, total: int, running: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=total if running == 0 else done, total=total,
+                            description=f"solving: {running} start(s) running")
+
+
 @contextmanager
-def _spinner(console: Console, enabled: bool) -> Iterator[Any]:
-    """An indeterminate progress line (spinner, phase, elapsed time) on stderr, when stdout
-    and stderr are a terminal (a redirected summary stays clean)."""
+def _spinner(console: Console, enabled: bool) -> Iterator[_Progress]:
+    """Progress on stderr (phase, bar over the steps, elapsed time) when stdout and stderr are
+    a terminal, so that a redirected summary stays clean."""
     if not enabled or not console.is_terminal or not Console(stderr=True).is_terminal:
-        yield lambda description: None
+        yield _Progress(None)
         return
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("starting", total=None)
-        yield lambda description: bar.update(task, description=description)
+        yield _Progress(bar)
+
+
+#: the solve is run in about this many chunks of steps, with progress reported in between
+PROGRESS_CHUNKS = 20
 
 
 def _solve(resolved: Resolved, devices: list[jax.Device], dtype: np.dtype,
-           status: Any) -> dict[str, Any]:
+           status: _Progress) -> dict[str, Any]:
     cfg = resolved.config
     fun = _typed(resolved.flat_fun, dtype)
     x0s = np.asarray(resolved.starts, dtype)
@@ -227,24 +256,23 @@ def _solve(resolved: Resolved, devices: list[jax.Device], dtype: np.dtype,
                     max_steps=stop.max_steps, record=record, classify=cfg.analysis.classify,
                     **cfg.solver.options)
 
-    def batch(x0s: jax.Array) -> tuple[Any, jax.Array, jax.Array]:
-        result = minimize_batch(fun, x0s, cfg.solver.method, **keywords)
-        value0, grad0 = jax.vmap(jax.value_and_grad(fun))(x0s)
-        return result, value0, jnp.linalg.norm(grad0, axis=-1)
-
     with jax.default_device(devices[0]):
         status(f"compiling the solve of {len(x0s)} start(s)")
         t0 = time.perf_counter()
-        lowered = jax.jit(batch).lower(x0s)
-        t_lowered = time.perf_counter()
-        compiled = lowered.compile()
+        solve = BatchSolve(fun, x0s, cfg.solver.method, **keywords)
+        compile_seconds = solve.compile()
         t1 = time.perf_counter()
         status(f"solving {len(x0s)} start(s) with {cfg.solver.method}")
-        result, value0, grad_norm0 = jax.block_until_ready(compiled(x0s))
+        chunk = max(1, -(-stop.max_steps // PROGRESS_CHUNKS))
+        result = solve.run(chunk, lambda done, running: status.steps(done, stop.max_steps,
+                                                                      running))
+        result = jax.block_until_ready(result)
         t2 = time.perf_counter()
-    result, value0, grad_norm0 = jax.device_get((result, value0, grad_norm0))
-    return {"result": result, "x0s": x0s, "value0": value0, "grad_norm0": grad_norm0,
-            "trace_seconds": t_lowered - t0, "compile_seconds": t1 - t_lowered,
+        value0, grad0 = jax.vmap(jax.value_and_grad(fun))(jnp.asarray(x0s))
+    result, value0, grad0 = jax.device_get((result, value0, grad0))
+    return {"result": result, "x0s": x0s, "value0": value0,
+            "grad_norm0": np.linalg.norm(grad0, axis=-1),
+            "trace_seconds": (t1 - t0) - compile_seconds, "compile_seconds": compile_seconds,
             "solve_seconds": t2 - t1}
 
 

@@ -304,7 +304,7 @@ def test_a_failing_solve_exits_1_and_debug_shows_the_traceback(cli, tmp_path, mo
     def broken(*args, **kwargs):
         raise RuntimeError("solver exploded")
 
-    monkeypatch.setattr(optkit.runner, "minimize_batch", broken)
+    monkeypatch.setattr(optkit.runner, "BatchSolve", broken)
     result = cli("run", CONFIGS / "newton.yaml", "--out", tmp_path)
     assert result.exit_code == 1
     (line,) = error_lines(result)
@@ -341,3 +341,24 @@ def test_installed_console_script(newton_run, cache_dir, tmp_path):
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_chunked_run_equals_one_uninterrupted_batch():
+    # the runner solves in chunks of steps to report progress; each chunk resumes the loop's
+    # whole carry, so the result is bit for bit that of minimize_batch in one piece
+    from optkit.solvers._api import BatchSolve
+
+    def rosenbrock(x):
+        return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+
+    starts = np.random.default_rng(3).uniform(-2, 2, (64, 2))
+    for method, kw in [("newton", {"record": True}), ("bfgs", {"max_steps": 300})]:
+        whole = optkit.minimize_batch(rosenbrock, starts, method, **kw)
+        reports: list[tuple[int, int]] = []
+        chunked = BatchSolve(rosenbrock, starts, method, **kw).run(
+            5, lambda steps, running, reports=reports: reports.append((steps, running)))
+        assert len(reports) > 2 and reports[-1][1] == 0
+        assert [s for s, _ in reports] == list(range(5, 5 * len(reports) + 1, 5))
+        for a, b in zip(jax.tree_util.tree_leaves(whole), jax.tree_util.tree_leaves(chunked),
+                        strict=True):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

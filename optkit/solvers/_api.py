@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,9 +14,9 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from ._base import Solver
-from ._driver import solve_flat
+from ._driver import Loop, solve_flat
 from ._result import Result
-from ._status import Status
+from ._status import RUNNING, Status
 from .bfgs import BFGS
 from .gradient_descent import gradient_descent_solver
 from .newton import Newton
@@ -292,3 +293,67 @@ def minimize_batch(
 
 
 _MINIMIZE_KW = ("grad_tol", "x_tol", "f_tol", "max_steps", "record", "classify")
+
+
+class BatchSolve:
+    """A batched solve that runs in chunks of steps, reporting between them.
+
+    ``BatchSolve(fun, x0s, method, **kw).run(steps_per_chunk, callback)`` returns what
+    ``minimize_batch(fun, x0s, method, **kw)`` returns, bit for bit: each chunk resumes the
+    driver's loop from its whole carry (see ``_driver.Loop``). ``callback(steps, running)``
+    is called after every chunk with the step count reached and the number of starts still
+    running. ``compile()`` compiles the three programs (start, advance, finish) ahead of time
+    and returns the seconds it took, so compile and solve time can be reported apart.
+    """
+
+    def __init__(self, fun: Callable[[Any], jax.Array], x0s: Any,
+                 method: str | Solver = "newton", **kw: Any) -> None:
+        x0s = as_start(x0s)
+        first = jax.tree_util.tree_map(lambda a: a[0], x0s)
+        flat0, unravel = _flatten(first)
+        options = {k: kw.pop(k) for k in list(kw) if k not in _MINIMIZE_KW}
+        solver = make_solver(method, **options)
+        self.max_steps = int(kw.get("max_steps") or default_max_steps(method))
+        grad_tol = kw.get("grad_tol")
+        loop = Loop(
+            fun=lambda z: fun(unravel(z)),
+            solver=solver,
+            grad_tol=default_grad_tol(flat0.dtype) if grad_tol is None else grad_tol,
+            x_tol=kw.get("x_tol", 0.0),
+            f_tol=kw.get("f_tol", 0.0),
+            max_steps=self.max_steps,
+            record=bool(kw.get("record", False)),
+        )
+        classify = kw.get("classify")
+        classify = flat0.size <= 1000 if classify is None else bool(classify)
+        flat_starts = jax.vmap(lambda x0: _flatten(x0)[0])(x0s)
+        self._starts, self._n = _shard_leading_axis(flat_starts)
+        self._start = jax.jit(jax.vmap(loop.start))
+        self._advance = jax.jit(jax.vmap(loop.advance, in_axes=(0, None)))
+        self._finish = jax.jit(jax.vmap(lambda c: loop.finish(c, classify, unravel)))
+
+    def compile(self) -> float:
+        t0 = time.perf_counter()
+        carry_shape = jax.eval_shape(self._start, self._starts)
+        self._start = self._start.lower(self._starts).compile()
+        self._advance = self._advance.lower(carry_shape, jnp.int32(0)).compile()
+        self._finish = self._finish.lower(carry_shape).compile()
+        return time.perf_counter() - t0
+
+    def run(self, steps_per_chunk: int | None = None,
+            callback: Callable[[int, int], None] | None = None) -> Result:
+        chunk = steps_per_chunk or self.max_steps
+        carry = self._start(self._starts)
+        steps = 0
+        while True:
+            steps = min(steps + chunk, self.max_steps)
+            carry = self._advance(carry, jnp.int32(steps))
+            running = int(jnp.sum(carry.status == RUNNING))
+            if callback is not None:
+                callback(steps, running)
+            if running == 0 or steps >= self.max_steps:
+                break
+        result = self._finish(carry)
+        if self._starts.shape[0] != self._n:
+            result = jax.tree_util.tree_map(lambda a: a[: self._n], result)
+        return result

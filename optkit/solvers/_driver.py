@@ -22,6 +22,7 @@ rule 2 is CONVERGED after 0 steps.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, NamedTuple
 
 import jax
@@ -68,6 +69,131 @@ def _row(state: Any, step_size: Array, aux: dict[str, Array]) -> dict[str, Array
     }
 
 
+@dataclasses.dataclass(frozen=True)
+class Loop:
+    """The driver's loop for one solver, function and set of tolerances.
+
+    ``start`` → ``advance`` (any number of times) → ``finish`` is exactly ``solve_flat``:
+    ``advance`` pauses at a step count and resumes from the whole carry (solver state,
+    counters, buffers), so a solve run in chunks, e.g. to report progress, gives bit-for-bit
+    the result of one uninterrupted loop.
+    """
+
+    fun: FlatFun
+    solver: Solver
+    grad_tol: Array
+    x_tol: Array
+    f_tol: Array
+    max_steps: int
+    record: bool
+
+    def start(self, x0: Array) -> _Carry:
+        solver, dtype = self.solver, x0.dtype
+        state = solver.init(self.fun, x0)
+        status0 = _first(
+            [
+                (~_finite_state(state, solver), Status.NONFINITE),
+                ((norm(state.g) <= self._tol(self.grad_tol, dtype))
+                 & ~solver.wants_more(state), Status.CONVERGED),
+                (jnp.asarray(self.max_steps <= 0), Status.MAX_STEPS),
+            ],
+            jnp.int32(RUNNING),
+        )
+        buffers = None
+        if self.record:
+            row0 = _row(state, jnp.zeros((), dtype), solver.default_aux(dtype))
+            buffers = {
+                k: jnp.full((self.max_steps + 1,) + jnp.shape(v), jnp.nan, dtype).at[0].set(v)
+                for k, v in row0.items()
+            }
+        return _Carry(state, jnp.int32(0), jnp.int32(1), status0, buffers)
+
+    @staticmethod
+    def _tol(value: Any, dtype: Any) -> Array:
+        return jnp.asarray(value, dtype)
+
+    def advance(self, carry: _Carry, until: Array | int | None = None) -> _Carry:
+        """Iterate while the solve runs and fewer than ``until`` steps are accepted."""
+        solver, fun, max_steps = self.solver, self.fun, self.max_steps
+        dtype = carry.state.x.dtype
+        grad_tol, x_tol, f_tol = (self._tol(t, dtype) for t in
+                                  (self.grad_tol, self.x_tol, self.f_tol))
+        max_trips = 100 * (max_steps + 1)
+        until = max_steps if until is None else until
+
+        def cond(carry: _Carry) -> Array:
+            return (carry.status == RUNNING) & (carry.num_steps < until)
+
+        def body(carry: _Carry) -> _Carry:
+            old = carry.state
+            new, info = solver.step(fun, old)
+            finite = _finite_state(new, solver)
+            accepted = info.accepted & finite
+            state = jax.tree_util.tree_map(lambda a, b: jnp.where(finite, a, b), new, old)
+            num_steps = carry.num_steps + accepted.astype(jnp.int32)
+            grad_norm = norm(state.g)
+            dx = norm(state.x - old.x)
+            df = jnp.abs(state.f - old.f)
+            status = _first(
+                [
+                    (~finite, Status.NONFINITE),
+                    (accepted & (grad_norm <= grad_tol) & ~solver.wants_more(state),
+                     Status.CONVERGED),
+                    (info.failed, solver.failure_status),
+                    (accepted & (dx <= x_tol * (1 + norm(state.x))), Status.SMALL_STEP),
+                    (accepted & (f_tol > 0) & (df <= f_tol * (1 + jnp.abs(state.f))),
+                     Status.SMALL_DECREASE),
+                    ((max_abs(state.x) > DIVERGENCE_BOUND) | (state.f < -DIVERGENCE_BOUND),
+                     Status.DIVERGED),
+                    (num_steps >= max_steps, Status.MAX_STEPS),
+                    # a safety net: rejected trials are bounded by each solver's own failure
+                    # test, so this only fires on a solver bug
+                    (carry.num_evals >= max_trips, solver.failure_status),
+                ],
+                jnp.int32(RUNNING),
+            )
+            buffers = carry.buffers
+            if buffers is not None:
+                row = _row(state, info.step_size, info.aux)
+                # rejected trials write out of bounds, which mode="drop" discards
+                index = jnp.where(accepted, num_steps, max_steps + 1)
+                buffers = {k: buffers[k].at[index].set(row[k], mode="drop") for k in buffers}
+            return _Carry(state, num_steps, carry.num_evals + 1, status, buffers)
+
+        return lax.while_loop(cond, body, carry)
+
+    def finish(self, carry: _Carry, classify: bool, unravel: Any) -> Result:
+        state = carry.state
+        trajectory = None
+        if carry.buffers is not None:
+            b = carry.buffers
+            trajectory = Trajectory(
+                x=jax.vmap(unravel)(b["x"]),
+                value=b["value"],
+                grad_norm=b["grad_norm"],
+                step_size=b["step_size"],
+                aux={k[4:]: v for k, v in b.items() if k.startswith("aux:")},
+                length=carry.num_steps + 1,
+            )
+        critical_point = None
+        if classify:
+            grad_tol = self._tol(self.grad_tol, state.x.dtype)
+            cp_grad_tol = jnp.maximum(grad_tol, default_grad_tol(state.f, state.x))
+            critical_point = classify_flat(self.fun, state.x, grad_tol=cp_grad_tol,
+                                           unravel=unravel)
+        return Result(
+            x=unravel(state.x),
+            value=state.f,
+            grad_norm=norm(state.g),
+            num_steps=carry.num_steps,
+            num_evals=carry.num_evals,
+            status_code=carry.status,
+            converged=carry.status == Status.CONVERGED,
+            trajectory=trajectory,
+            critical_point=critical_point,
+        )
+
+
 def solve_flat(
     fun: FlatFun,
     x0: Array,
@@ -82,95 +208,5 @@ def solve_flat(
     unravel: Any,
 ) -> Result:
     """Run ``solver`` on ``fun`` from the flat start ``x0``; see the module docstring."""
-    dtype = x0.dtype
-    max_trips = 100 * (max_steps + 1)
-    grad_tol = jnp.asarray(grad_tol, dtype)
-    x_tol = jnp.asarray(x_tol, dtype)
-    f_tol = jnp.asarray(f_tol, dtype)
-    state = solver.init(fun, x0)
-    grad_norm0 = norm(state.g)
-    status0 = _first(
-        [
-            (~_finite_state(state, solver), Status.NONFINITE),
-            ((grad_norm0 <= grad_tol) & ~solver.wants_more(state), Status.CONVERGED),
-            (jnp.asarray(max_steps <= 0), Status.MAX_STEPS),
-        ],
-        jnp.int32(RUNNING),
-    )
-
-    buffers = None
-    if record:
-        row0 = _row(state, jnp.zeros((), dtype), solver.default_aux(dtype))
-        buffers = {
-            k: jnp.full((max_steps + 1,) + jnp.shape(v), jnp.nan, dtype).at[0].set(v)
-            for k, v in row0.items()
-        }
-
-    def cond(carry: _Carry) -> Array:
-        return carry.status == RUNNING
-
-    def body(carry: _Carry) -> _Carry:
-        old = carry.state
-        new, info = solver.step(fun, old)
-        finite = _finite_state(new, solver)
-        accepted = info.accepted & finite
-        state = jax.tree_util.tree_map(lambda a, b: jnp.where(finite, a, b), new, old)
-        num_steps = carry.num_steps + accepted.astype(jnp.int32)
-        grad_norm = norm(state.g)
-        dx = norm(state.x - old.x)
-        df = jnp.abs(state.f - old.f)
-        status = _first(
-            [
-                (~finite, Status.NONFINITE),
-                (accepted & (grad_norm <= grad_tol) & ~solver.wants_more(state), Status.CONVERGED),
-                (info.failed, solver.failure_status),
-                (accepted & (dx <= x_tol * (1 + norm(state.x))), Status.SMALL_STEP),
-                (accepted & (f_tol > 0) & (df <= f_tol * (1 + jnp.abs(state.f))),
-                 Status.SMALL_DECREASE),
-                ((max_abs(state.x) > DIVERGENCE_BOUND) | (state.f < -DIVERGENCE_BOUND),
-                 Status.DIVERGED),
-                (num_steps >= max_steps, Status.MAX_STEPS),
-                # a safety net: rejected trials are bounded by each solver's own failure
-                # test, so this only fires on a solver bug
-                (carry.num_evals >= max_trips, solver.failure_status),
-            ],
-            jnp.int32(RUNNING),
-        )
-        buffers = carry.buffers
-        if buffers is not None:
-            row = _row(state, info.step_size, info.aux)
-            # rejected trials write out of bounds, which mode="drop" discards
-            index = jnp.where(accepted, num_steps, max_steps + 1)
-            buffers = {k: buffers[k].at[index].set(row[k], mode="drop") for k in buffers}
-        return _Carry(state, num_steps, carry.num_evals + 1, status, buffers)
-
-    carry = _Carry(state, jnp.int32(0), jnp.int32(1), status0, buffers)
-    carry = lax.while_loop(cond, body, carry)
-    state = carry.state
-
-    trajectory = None
-    if carry.buffers is not None:
-        b = carry.buffers
-        trajectory = Trajectory(
-            x=jax.vmap(unravel)(b["x"]),
-            value=b["value"],
-            grad_norm=b["grad_norm"],
-            step_size=b["step_size"],
-            aux={k[4:]: v for k, v in b.items() if k.startswith("aux:")},
-            length=carry.num_steps + 1,
-        )
-    critical_point = None
-    if classify:
-        cp_grad_tol = jnp.maximum(grad_tol, default_grad_tol(state.f, state.x))
-        critical_point = classify_flat(fun, state.x, grad_tol=cp_grad_tol, unravel=unravel)
-    return Result(
-        x=unravel(state.x),
-        value=state.f,
-        grad_norm=norm(state.g),
-        num_steps=carry.num_steps,
-        num_evals=carry.num_evals,
-        status_code=carry.status,
-        converged=carry.status == Status.CONVERGED,
-        trajectory=trajectory,
-        critical_point=critical_point,
-    )
+    loop = Loop(fun, solver, grad_tol, x_tol, f_tol, max_steps, record)
+    return loop.finish(loop.advance(loop.start(x0)), classify, unravel)
