@@ -71,7 +71,7 @@ def cube(dim: int, low: float, high: float) -> Box:
     return (float(low),) * dim, (float(high),) * dim
 
 
-def vector(x: Any, dim: int, problem: str) -> jax.Array:
+def vector(x: Any, dim: int, problem: str, what: str | None = None) -> jax.Array:
     """``x`` as a float vector of shape (dim,): the input guard of every flat problem.
 
     Float inputs keep their dtype (float32 stays float32); integer inputs become the default
@@ -81,8 +81,8 @@ def vector(x: Any, dim: int, problem: str) -> jax.Array:
     if not jnp.issubdtype(x.dtype, jnp.inexact):
         x = x.astype(jnp.result_type(float))
     if x.shape != (dim,):
-        raise ValueError(f"problem {problem!r} expects a vector of shape ({dim},), "
-                         f"got shape {x.shape}")
+        raise ValueError(f"{what or f'problem {problem!r}'} expects a vector of shape "
+                         f"({dim},), got shape {x.shape}")
     return x
 
 

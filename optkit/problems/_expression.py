@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._checks import vector
 from ._problem import Problem
 
 MAX_LENGTH = 10_000
@@ -367,12 +368,7 @@ def translate(expression: str, variables: Sequence[str]) -> Callable[[Any], jax.
     dim, label = len(index), _short(expression)
 
     def fun(x: Any) -> jax.Array:
-        x = jnp.asarray(x)
-        if not jnp.issubdtype(x.dtype, jnp.inexact):
-            x = x.astype(jnp.result_type(float))
-        if x.shape != (dim,):
-            raise ValueError(f"expression {label} expects a vector of shape ({dim},), "
-                             f"got shape {x.shape}")
+        x = vector(x, dim, expression, what=f"expression {label}")
         stack: list[Any] = []
         for opcode, argument in program:
             if opcode == _CONSTANT:
