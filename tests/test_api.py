@@ -155,3 +155,10 @@ def test_optax_adam_converges_on_a_quadratic():
                           grad_tol=1e-6, max_steps=5000, classify=False)
     assert res.status == Status.CONVERGED
     np.testing.assert_allclose(res.x, [1.0, -2.0], atol=1e-5)
+
+
+def test_status_prints_its_name():
+    # IntEnum prints its value ("0") by default; a status should read as what it is
+    assert str(Status.CONVERGED) == "CONVERGED"
+    assert f"{Status.MAX_STEPS}" == "MAX_STEPS"
+    assert Status.CONVERGED == 0 and Status.MAX_STEPS.message.startswith("the step limit")

@@ -20,6 +20,12 @@ class Status(enum.IntEnum):
     SMALL_DECREASE = 5
     DIVERGED = 6
 
+    def __str__(self) -> str:  # "CONVERGED", not IntEnum's "0"
+        return self.name
+
+    def __format__(self, spec: str) -> str:
+        return format(self.name, spec)
+
     @property
     def message(self) -> str:
         return _MESSAGES[self]
