@@ -277,6 +277,8 @@ def minimize_batch(
     if len(sizes) != 1 or None in sizes:
         raise ValueError("x0s: every leaf needs the same leading (starts) axis")
     throw = kw.pop("throw", False)
+    if kw.get("max_steps") is None:  # by method name: "lbfgs" becomes an Optax object below
+        kw["max_steps"] = default_max_steps(method)
     solver = make_solver(method, **{k: kw.pop(k) for k in list(kw) if k not in _MINIMIZE_KW})
     try:
         hash(fun)
