@@ -174,23 +174,35 @@ def minimize(
     solver = make_solver(method, **options)
     x0 = as_start(x0)
     flat, unravel = _flatten(x0)
+    grad_tol, max_steps, classify = _defaults(method, flat, grad_tol, max_steps, classify)
+    result = _solve_jit(_hashable(fun), solver, flat, grad_tol, x_tol, f_tol, max_steps,
+                        bool(record), classify, _Unraveller(unravel, x0))
+    if throw and not isinstance(result.status_code, jax.core.Tracer):
+        codes = np.asarray(result.status_code)
+        if np.any(codes != Status.CONVERGED):
+            raise OptimizationError(f"minimize did not converge: {result.message}")
+    return result
+
+
+def _defaults(method: str | Solver, flat: jax.Array, grad_tol: float | None,
+              max_steps: int | None, classify: bool | None) -> tuple[float, int, bool]:
+    """The documented defaults of minimize's grad_tol, max_steps and classify."""
     if grad_tol is None:
         grad_tol = default_grad_tol(flat.dtype)
     if max_steps is None:
         max_steps = default_max_steps(method)
     if classify is None:
         classify = flat.size <= 1000
+    return grad_tol, int(max_steps), bool(classify)
+
+
+def _hashable(fun: Callable[..., Any]) -> Callable[..., Any]:
+    """``fun`` as a static jit argument: unhashable callables are keyed by identity."""
     try:
         hash(fun)
     except TypeError:
-        fun = _HashById(fun)
-    result = _solve_jit(fun, solver, flat, grad_tol, x_tol, f_tol, int(max_steps), bool(record),
-                        bool(classify), _Unraveller(unravel, x0))
-    if throw and not isinstance(result.status_code, jax.core.Tracer):
-        codes = np.asarray(result.status_code)
-        if np.any(codes != Status.CONVERGED):
-            raise OptimizationError(f"minimize did not converge: {result.message}")
-    return result
+        return _HashById(fun)
+    return fun
 
 
 class _HashById:
@@ -280,13 +292,9 @@ def minimize_batch(
     if kw.get("max_steps") is None:  # by method name: "lbfgs" becomes an Optax object below
         kw["max_steps"] = default_max_steps(method)
     solver = make_solver(method, **{k: kw.pop(k) for k in list(kw) if k not in _MINIMIZE_KW})
-    try:
-        hash(fun)
-    except TypeError:
-        fun = _HashById(fun)
     x0s, n = _shard_leading_axis(x0s)
     chunk = _chunk_size(chunk_size, n)
-    result = _batch_program(fun, solver, chunk, tuple(sorted(kw.items())))(x0s)
+    result = _batch_program(_hashable(fun), solver, chunk, tuple(sorted(kw.items())))(x0s)
     if jax.tree_util.tree_leaves(x0s)[0].shape[0] != n:
         result = jax.tree_util.tree_map(lambda a: a[:n], result)
     if throw and np.any(np.asarray(result.status_code) != Status.CONVERGED):
@@ -315,19 +323,17 @@ class BatchSolve:
         flat0, unravel = _flatten(first)
         options = {k: kw.pop(k) for k in list(kw) if k not in _MINIMIZE_KW}
         solver = make_solver(method, **options)
-        self.max_steps = int(kw.get("max_steps") or default_max_steps(method))
-        grad_tol = kw.get("grad_tol")
+        grad_tol, self.max_steps, classify = _defaults(
+            method, flat0, kw.get("grad_tol"), kw.get("max_steps"), kw.get("classify"))
         loop = Loop(
             fun=lambda z: fun(unravel(z)),
             solver=solver,
-            grad_tol=default_grad_tol(flat0.dtype) if grad_tol is None else grad_tol,
+            grad_tol=grad_tol,
             x_tol=kw.get("x_tol", 0.0),
             f_tol=kw.get("f_tol", 0.0),
             max_steps=self.max_steps,
             record=bool(kw.get("record", False)),
         )
-        classify = kw.get("classify")
-        classify = flat0.size <= 1000 if classify is None else bool(classify)
         flat_starts = jax.vmap(lambda x0: _flatten(x0)[0])(x0s)
         self._starts, self._n = _shard_leading_axis(flat_starts)
         self._start = jax.jit(jax.vmap(loop.start))
