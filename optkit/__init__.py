@@ -6,6 +6,7 @@ import to leave JAX's default alone.
 """
 
 import os as _os
+from importlib.metadata import version as _version
 
 import jax as _jax
 
@@ -30,8 +31,14 @@ from .runner import run  # noqa: E402
 from .solvers import (  # noqa: E402
     BFGS,
     Backtracking,
+    BatchSolve,
+    Descent,
+    DescentSolver,
+    Direction,
     GradientDescent,
+    LineSearch,
     Newton,
+    NewtonCG,
     NoLineSearch,
     Optax,
     OptimizationError,
@@ -39,13 +46,18 @@ from .solvers import (  # noqa: E402
     Solver,
     Status,
     Trajectory,
+    TrustRegion,
+    Wolfe,
     gradient_descent,
+    method_names,
     minimize,
     minimize_batch,
     newton,
+    register_line_search,
+    register_method,
 )
 
-__version__ = "0.1.0"
+__version__ = _version("optkit")
 
 
 def __getattr__(name: str):  # noqa: ANN202
@@ -59,10 +71,11 @@ def __getattr__(name: str):  # noqa: ANN202
 
 
 __all__ = [
-    "BFGS", "Backtracking", "CriticalPoint", "DerivativeReport", "GradientDescent", "Kind",
-    "Newton", "NoLineSearch", "TaylorComparison", "TaylorModel", "check_derivatives",
-    "find_critical_points", "taylor", "taylor_error",
-    "OptimizationError", "Optax", "Result", "Solver", "Status", "Trajectory", "__version__",
-    "classify", "gradient_descent", "load_run", "minimize", "minimize_batch", "newton",
-    "plot_run", "problems", "run",
+    "BFGS", "Backtracking", "BatchSolve", "CriticalPoint", "Descent", "DescentSolver",
+    "DerivativeReport", "Direction", "GradientDescent", "Kind", "LineSearch", "Newton",
+    "NewtonCG", "NoLineSearch", "OptimizationError", "Optax", "Result", "Solver", "Status",
+    "TaylorComparison", "TaylorModel", "Trajectory", "TrustRegion", "Wolfe", "__version__",
+    "check_derivatives", "classify", "find_critical_points", "gradient_descent", "load_run",
+    "method_names", "minimize", "minimize_batch", "newton", "plot_run", "problems",
+    "register_line_search", "register_method", "run", "taylor", "taylor_error",
 ]

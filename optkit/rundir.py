@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from ._text import one_line
+
 #: version of the run-directory format; readers refuse directories with a newer one
 FORMAT_VERSION = 1
 INCOMPLETE = "INCOMPLETE"
@@ -173,7 +175,7 @@ def load_run(path: str | os.PathLike[str]) -> RunData:
             with np.load(npz_path, allow_pickle=False) as npz:
                 trajectories = {k: npz[k] for k in npz.files}
         except (OSError, ValueError) as err:
-            raise RunDirError(f"{npz_path}: cannot read ({_one_line(err)})") from None
+            raise RunDirError(f"{npz_path}: cannot read ({one_line(err)})") from None
     critical_points = None
     cp_path = path / CRITICAL_POINTS_FILE
     if cp_path.exists():
@@ -189,7 +191,7 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise RunDirError(f"{path}: cannot read ({_one_line(err)})") from None
+        raise RunDirError(f"{path}: cannot read ({one_line(err)})") from None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -198,11 +200,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise RunDirError(f"{path}: missing") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise RunDirError(f"{path}: cannot read ({_one_line(err)})") from None
+        raise RunDirError(f"{path}: cannot read ({one_line(err)})") from None
     if not isinstance(data, dict):
         raise RunDirError(f"{path}: expected a mapping")
     return data
 
 
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__

@@ -10,9 +10,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
-
 from .._linalg import max_abs, norm, symmetric_eigh, symmetric_eigvalsh
+from .._pytree import flatten
 
 Array = jax.Array
 
@@ -73,7 +72,7 @@ class CriticalPoint:
         return self.kind_code == Kind.MINIMUM
 
 
-def default_grad_tol(value: Array, x: Array) -> Array:
+def critical_grad_tol(value: Array, x: Array) -> Array:
     """√ε·max(1, |f|)/max(1, ‖x‖): a gradient this small counts as zero at working precision
     (f's rounding error spread over the scale of x, in the units of a gradient)."""
     eps = jnp.finfo(x.dtype).eps
@@ -153,7 +152,7 @@ def classify_flat(
     if tol is None:
         tol = curvature_tol(fun, x, grad, hess, eigenvalues, eigenvectors)
     if grad_tol is None:
-        grad_tol = default_grad_tol(value, x)
+        grad_tol = critical_grad_tol(value, x)
     grad_tol = jnp.asarray(grad_tol, x.dtype)
     kind, index, tol = classify_spectrum(eigenvalues, grad_norm, grad_tol, tol)
     return CriticalPoint(
@@ -188,12 +187,9 @@ def classify(
 
     Works on pytrees (they are ravelled) and under ``jax.jit`` / ``jax.vmap``.
     """
-    x = jax.tree_util.tree_map(jnp.asarray, x)
     if not jax.tree_util.tree_leaves(x):
         raise ValueError("classify: x has no array leaves")
-    flat, unravel = ravel_pytree(x)
-    if not jnp.issubdtype(flat.dtype, jnp.floating):
-        flat = flat.astype(jnp.result_type(float))
+    flat, unravel = flatten(x)
 
     def flat_fun(z: Array) -> Array:
         return fun(unravel(z))

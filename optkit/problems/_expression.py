@@ -18,7 +18,6 @@ parser's own, which is turned into a ``ValueError`` as well.
 from __future__ import annotations
 
 import ast
-import difflib
 import functools
 import keyword
 import math
@@ -32,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._text import suggestion
 from ._checks import vector
 from ._problem import Problem
 
@@ -81,11 +81,6 @@ Instruction = tuple[int, Any]
 def _short(text: str, limit: int = 40) -> str:
     """``repr`` of text cut to ``limit`` characters: always one line."""
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
-
-
-def _suggest(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _is_dunder(name: str) -> bool:
@@ -224,7 +219,7 @@ class _Translator:
         if _is_dunder(name):
             raise self.refuse(f"dunder name {name!r}", index)
         known = [*self.variables, *CONSTANTS]
-        raise ValueError(f"unknown name {name!r}{_suggest(name, known)} ({self.where(index)}); "
+        raise ValueError(f"unknown name {name!r}{suggestion(name, known)} ({self.where(index)}); "
                          f"variables: {', '.join(self.variables)}")
 
     def binary(self, node: ast.BinOp) -> tuple[Instruction, list[ast.AST]]:
@@ -258,7 +253,7 @@ class _Translator:
             raise self.refuse(f"call of {name!r}", index)
         else:
             functions = [*UNARY_FUNCTIONS, *BINARY_FUNCTIONS]
-            raise ValueError(f"call of unknown function {name!r}{_suggest(name, functions)} "
+            raise ValueError(f"call of unknown function {name!r}{suggestion(name, functions)} "
                              f"is not allowed ({self.where(index)}); functions: "
                              f"{', '.join(functions)}")
         for argument in node.args:

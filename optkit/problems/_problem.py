@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+
+from .._pytree import unravel_like
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,11 +67,4 @@ class Problem:
         if flat.shape != (self.dim,):
             raise ValueError(f"problem {self.name!r}: expected a flat vector of {self.dim} "
                              f"entries, got shape {flat.shape}")
-        leaves, treedef = jax.tree_util.tree_flatten(self.start)
-        pieces, offset = [], 0
-        for leaf in leaves:
-            shape = jnp.shape(leaf)
-            size = math.prod(shape)
-            pieces.append(flat[offset:offset + size].reshape(shape))
-            offset += size
-        return jax.tree_util.tree_unflatten(treedef, pieces)
+        return unravel_like(self.start, flat)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Callable
 from typing import Any
 
 from . import _chapter, _classics, _landscapes
+from .._text import suggestion
 from ._problem import Problem
 
 REGISTRY: dict[str, Callable[..., Problem]] = {
@@ -38,18 +38,13 @@ def names() -> list[str]:
     return list(REGISTRY)
 
 
-def _suggest(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _factory(name: Any) -> Callable[..., Problem]:
     if not isinstance(name, str):
         raise ValueError(f"problem name must be a string, got {name!r}")
     try:
         return REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown problem {name!r}{_suggest(name, names())}; known problems: "
+        raise ValueError(f"unknown problem {name!r}{suggestion(name, names())}; known problems: "
                          f"{', '.join(names())}") from None
 
 
@@ -72,5 +67,5 @@ def get(name: str, **params: Any) -> Problem:
             takes = (f"it takes {', '.join(accepted)}" if accepted
                      else "it takes no parameters")
             raise ValueError(f"problem {name!r} has no parameter {key!r}"
-                             f"{_suggest(key, list(accepted))}; {takes}")
+                             f"{suggestion(key, list(accepted))}; {takes}")
     return factory(**params)

@@ -23,12 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._text import one_line
 from ._problem import Problem
-
-
-def _one_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 def _is_path(module: str) -> bool:
@@ -42,6 +38,8 @@ def _load_file(spec: str, path_text: str) -> ModuleType:
     # A name of its own per file, so two files called model.py do not collide.
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
     name = f"optkit_user_{path.stem if path.stem.isidentifier() else 'module'}_{digest}"
+    if name in sys.modules:  # imported once per process, like any module
+        return sys.modules[name]
     module_spec = importlib.util.spec_from_file_location(name, path)
     if module_spec is None or module_spec.loader is None:
         raise ValueError(f"function {spec!r}: cannot load {path_text!r} as a Python module")
@@ -52,36 +50,67 @@ def _load_file(spec: str, path_text: str) -> ModuleType:
     except Exception as err:
         del sys.modules[name]
         raise ValueError(f"function {spec!r}: loading {path_text!r} failed: "
-                         f"{_one_line(err)}") from None
+                         f"{one_line(err, with_type=True)}") from None
     return module
 
 
-def _import(spec: str, module_name: str) -> ModuleType:
+def _import(spec: str, module_name: str, base_dir: Path | None = None) -> ModuleType:
     if not all(part.isidentifier() for part in module_name.split(".")):
         raise ValueError(f"function {spec!r}: {module_name!r} is neither a module name "
                          "(package.module) nor a .py file")
     # The console script does not put the working directory on sys.path as `python -m` does;
-    # look there last, so that "mymodule:f" finds ./mymodule.py without shadowing packages.
-    cwd = os.getcwd()
-    added = cwd not in sys.path and "" not in sys.path
-    if added:
-        sys.path.append(cwd)
+    # look there (and in the config file's folder) last, so that "mymodule:f" finds
+    # ./mymodule.py without shadowing packages.
+    added = [folder for folder in dict.fromkeys([str(base_dir or os.getcwd()), os.getcwd()])
+             if folder not in sys.path]
+    sys.path.extend(added)
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as err:
         if err.name is not None and module_name.startswith(err.name):
             raise ValueError(f"function {spec!r}: no module named {err.name!r}") from None
         raise ValueError(f"function {spec!r}: importing {module_name!r} failed: "
-                         f"{_one_line(err)}") from None
+                         f"{one_line(err, with_type=True)}") from None
     except Exception as err:
         raise ValueError(f"function {spec!r}: importing {module_name!r} failed: "
-                         f"{_one_line(err)}") from None
+                         f"{one_line(err, with_type=True)}") from None
     finally:
-        if added:
-            sys.path.remove(cwd)
+        for folder in added:
+            sys.path.remove(folder)
 
 
-def load_function(spec: str) -> Callable[..., Any]:
+def absolute_spec(spec: str, base_dir: str | os.PathLike[str] | None) -> str:
+    """``spec`` ("file.py:fn" or "package.module:fn") with a relative file made absolute
+    against ``base_dir`` (a module name is left as it is)."""
+    if not isinstance(spec, str) or ":" not in spec:
+        return spec
+    module_name, attribute = spec.rsplit(":", 1)
+    return f"{absolute_module(module_name, base_dir)}:{attribute}"
+
+
+def absolute_module(module: str, base_dir: str | os.PathLike[str] | None) -> str:
+    """A relative .py path made absolute against ``base_dir``; a module name as it is."""
+    if not _is_path(module):
+        return module
+    path = Path(module).expanduser()
+    if not path.is_absolute():
+        path = Path(base_dir or os.getcwd()) / path
+    return str(path.resolve())
+
+
+def load_module(module: str, base_dir: str | os.PathLike[str] | None = None) -> ModuleType:
+    """Import ``module``: a module name (looked up on sys.path, then in ``base_dir``) or a
+    .py file (relative paths against ``base_dir``, default the working directory)."""
+    if not isinstance(module, str) or not module:
+        raise ValueError(f"expected a module name or a .py file, got {module!r}")
+    base = Path(base_dir) if base_dir is not None else None
+    if _is_path(module):
+        return _load_file(module, absolute_module(module, base))
+    return _import(module, module, base)
+
+
+def load_function(spec: str, base_dir: str | os.PathLike[str] | None = None
+                  ) -> Callable[..., Any]:
     """The callable named by ``spec``: "package.module:fn" (imported from sys.path, then from
     the working directory) or "path/file.py:fn" (loaded from the file; a module part ending
     in .py or holding a path separator is a file); ``fn`` may be dotted (``Class.method``)."""
@@ -92,7 +121,9 @@ def load_function(spec: str) -> Callable[..., Any]:
     if not module_name or not attribute:
         raise ValueError(f"function {spec!r}: expected 'package.module:function' or "
                          "'path/to/file.py:function'")
-    module = _load_file(spec, module_name) if _is_path(module_name) else _import(spec, module_name)
+    base = Path(base_dir) if base_dir is not None else None
+    module = (_load_file(spec, absolute_module(module_name, base)) if _is_path(module_name)
+              else _import(spec, module_name, base))
     target: Any = module
     for part in attribute.split("."):
         if not part.isidentifier():
@@ -153,7 +184,7 @@ def from_function(
         out = jax.eval_shape(fun, probe)
     except Exception as err:
         raise ValueError(f"function {spec!r}: calling it on a vector of {dim} floats failed: "
-                         f"{_one_line(err)}") from None
+                         f"{one_line(err, with_type=True)}") from None
     if not (isinstance(out, jax.ShapeDtypeStruct) and out.shape == ()
             and jnp.issubdtype(out.dtype, jnp.floating)):
         raise ValueError(f"function {spec!r}: must return a float scalar, got "

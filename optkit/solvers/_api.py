@@ -1,4 +1,8 @@
-"""minimize, minimize_batch and the method registry."""
+"""minimize, minimize_batch and BatchSolve: the public ways to run the driver's loop.
+
+Method names are looked up in the method registry (``_registry``); parameters are flattened
+to one vector by ``optkit._pytree``; the loop itself is ``_driver.Loop``.
+"""
 
 from __future__ import annotations
 
@@ -10,100 +14,17 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-from jax.flatten_util import ravel_pytree
 
+from .._pytree import as_start, flatten
 from ._base import Solver
 from ._driver import Loop, solve_flat
+from ._registry import default_grad_tol, default_max_steps, get_method, make_solver
 from ._result import Result
 from ._status import RUNNING, Status
-from .bfgs import BFGS
-from .gradient_descent import gradient_descent_solver
-from .newton import Newton
-from .optax_solver import Optax
-
-
-def _lbfgs(memory_size: int = 10, max_linesearch_steps: int = 30) -> Solver:
-    return Optax(
-        optax.lbfgs(
-            memory_size=memory_size,
-            linesearch=optax.scale_by_zoom_linesearch(max_linesearch_steps=max_linesearch_steps),
-        )
-    )
-
-
-def _newton_cg(**options: Any) -> Solver:
-    from .newton_cg import NewtonCG
-
-    return NewtonCG(**options)
-
-
-def _trust_region(**options: Any) -> Solver:
-    from .trust_region import TrustRegion
-
-    return TrustRegion(**options)
-
-
-#: method name → factory taking the method's options
-METHODS: dict[str, Callable[..., Solver]] = {
-    "gradient_descent": gradient_descent_solver,
-    "newton": Newton,
-    "newton_cg": _newton_cg,
-    "trust_region": _trust_region,
-    "bfgs": BFGS,
-    "lbfgs": _lbfgs,
-}
-
-SECOND_ORDER = ("newton", "newton_cg", "trust_region", "bfgs", "lbfgs")
 
 
 class OptimizationError(RuntimeError):
     """Raised by ``minimize(..., throw=True)`` when a solve does not converge."""
-
-
-def make_solver(method: str | Solver, **options: Any) -> Solver:
-    """The solver object for a method name (with its options) or a solver object as is."""
-    if isinstance(method, Solver):
-        if options:
-            raise TypeError(f"options {sorted(options)} given with a solver object; "
-                            "set them on the solver instead")
-        return method
-    if isinstance(method, optax.GradientTransformation):
-        return Optax(method)
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of {sorted(METHODS)} "
-                         "or a solver object")
-    return METHODS[method](**options)
-
-
-def default_max_steps(method: str | Solver) -> int:
-    name = method if isinstance(method, str) else type(method).__name__.lower()
-    return 1000 if name in SECOND_ORDER or name in ("newtoncg", "trustregion") else 20_000
-
-
-def default_grad_tol(dtype: Any) -> float:
-    """1e-8 in float64, 1e-4 in float32 (and below)."""
-    return 1e-8 if jnp.finfo(dtype).bits >= 64 else 1e-4
-
-
-def as_start(x0: Any) -> Any:
-    """A list or tuple of numbers becomes one array (as scipy users expect); pytrees stay."""
-    leaves = jax.tree_util.tree_leaves(x0)
-    if isinstance(x0, (list, tuple)) and all(np.ndim(v) == 0 for v in leaves):
-        x0 = jnp.asarray(x0)
-    return jax.tree_util.tree_map(jnp.asarray, x0)
-
-
-def _flatten(x0: Any) -> tuple[jax.Array, Callable[[jax.Array], Any]]:
-    x0 = as_start(x0)
-    if not jax.tree_util.tree_leaves(x0):
-        raise ValueError("x0 has no array leaves")
-    flat, unravel = ravel_pytree(x0)
-    if not jnp.issubdtype(flat.dtype, jnp.floating):
-        flat = flat.astype(jnp.result_type(float))
-        x0 = jax.tree_util.tree_map(lambda a: jnp.asarray(a, flat.dtype), x0)
-        flat, unravel = ravel_pytree(x0)
-    return flat, unravel
 
 
 @functools.partial(
@@ -173,7 +94,7 @@ def minimize(
     """
     solver = make_solver(method, **options)
     x0 = as_start(x0)
-    flat, unravel = _flatten(x0)
+    flat, unravel = flatten(x0)
     grad_tol, max_steps, classify = _defaults(method, flat, grad_tol, max_steps, classify)
     result = _solve_jit(_hashable(fun), solver, flat, grad_tol, x_tol, f_tol, max_steps,
                         bool(record), classify, _Unraveller(unravel, x0))
@@ -188,7 +109,8 @@ def _defaults(method: str | Solver, flat: jax.Array, grad_tol: float | None,
               max_steps: int | None, classify: bool | None) -> tuple[float, int, bool]:
     """The documented defaults of minimize's grad_tol, max_steps and classify."""
     if grad_tol is None:
-        grad_tol = default_grad_tol(flat.dtype)
+        grad_tol = (get_method(method).default_grad_tol(flat.dtype) if isinstance(method, str)
+                    else default_grad_tol(flat.dtype))
     if max_steps is None:
         max_steps = default_max_steps(method)
     if classify is None:
@@ -306,7 +228,7 @@ _MINIMIZE_KW = ("grad_tol", "x_tol", "f_tol", "max_steps", "record", "classify")
 
 
 class BatchSolve:
-    """A batched solve that runs in chunks of steps, reporting between them.
+    """A resumable batched solve: runs in chunks of steps, reporting between them.
 
     ``BatchSolve(fun, x0s, method, **kw).run(steps_per_chunk, callback)`` returns what
     ``minimize_batch(fun, x0s, method, **kw)`` returns, bit for bit: each chunk resumes the
@@ -320,7 +242,7 @@ class BatchSolve:
                  method: str | Solver = "newton", **kw: Any) -> None:
         x0s = as_start(x0s)
         first = jax.tree_util.tree_map(lambda a: a[0], x0s)
-        flat0, unravel = _flatten(first)
+        flat0, unravel = flatten(first)
         options = {k: kw.pop(k) for k in list(kw) if k not in _MINIMIZE_KW}
         solver = make_solver(method, **options)
         grad_tol, self.max_steps, classify = _defaults(
@@ -334,7 +256,7 @@ class BatchSolve:
             max_steps=self.max_steps,
             record=bool(kw.get("record", False)),
         )
-        flat_starts = jax.vmap(lambda x0: _flatten(x0)[0])(x0s)
+        flat_starts = jax.vmap(lambda x0: flatten(x0)[0])(x0s)
         self._starts, self._n = _shard_leading_axis(flat_starts)
         self._start = jax.jit(jax.vmap(loop.start))
         self._advance = jax.jit(jax.vmap(loop.advance, in_axes=(0, None)))

@@ -37,6 +37,8 @@ class Solver(abc.ABC):
     aux_names: ClassVar[tuple[str, ...]] = ()
     #: the state field holding the proposed step, checked for NaN/Inf by the driver
     direction_field: ClassVar[str] = "d"
+    #: the default cap on accepted steps for a solver object (a method name has its own)
+    default_max_steps: ClassVar[int] = 1000
     #: the status reported when ``step`` says ``failed``
     failure_status: ClassVar[Status] = Status.LINE_SEARCH_FAILED
 

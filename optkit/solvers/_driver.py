@@ -30,7 +30,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._linalg import max_abs, norm
-from ..analysis.classify import classify_flat, default_grad_tol
+from ..analysis.classify import classify_flat, critical_grad_tol
 from ._base import Array, FlatFun, Solver
 from ._result import Result, Trajectory
 from ._status import RUNNING, Status
@@ -178,7 +178,7 @@ class Loop:
         critical_point = None
         if classify:
             grad_tol = self._tol(self.grad_tol, state.x.dtype)
-            cp_grad_tol = jnp.maximum(grad_tol, default_grad_tol(state.f, state.x))
+            cp_grad_tol = jnp.maximum(grad_tol, critical_grad_tol(state.f, state.x))
             critical_point = classify_flat(self.fun, state.x, grad_tol=cp_grad_tol,
                                            unravel=unravel)
         return Result(

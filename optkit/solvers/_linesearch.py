@@ -1,24 +1,38 @@
-"""Backtracking line search folded into the driver's loop.
+"""Line searches folded into the driver's loop, and the protocol they follow.
 
-Each trip round the loop evaluates one trial point x + t·d. If it gives sufficient decrease,
+A line search never runs a loop of its own. Each trip round the driver's loop evaluates the
+trial point(s) x + t·d; the line search says whether a trial is good enough
+(:meth:`LineSearch.accepts`) and, if none is, which step length to try on the next trip
+(:meth:`LineSearch.next_step`). A vmapped batch therefore pays for one loop, not a loop of
+loops. A line search is a frozen dataclass (hashable: it is part of the compiled program).
 
-    f(x + t·d) ≤ f(x) + c₁·(t·∇f·d + ½·t²·min(dᵀ∇²f d, 0))       (Armijo; the curvature term
-                                                                  is used by Newton's
-                                                                  negative-curvature steps),
+Three are built in and registered by name (YAML ``solver.line_search``):
 
-the step is accepted and the next direction is computed; otherwise t shrinks by a safeguarded
-quadratic interpolation and the same direction is tried again. A vmapped batch therefore pays
-for one loop, not a loop of loops.
+* ``"backtracking"`` (alias ``"armijo"``): :class:`Backtracking`, sufficient decrease
+  (Armijo) with safeguarded quadratic interpolation;
+* ``"wolfe"``: :class:`Wolfe`, the strong Wolfe conditions by bracketing and zoom
+  (Nocedal & Wright, algorithms 3.5–3.6), one trial per trip;
+* ``"none"``: :class:`NoLineSearch`, every step t = 1 as it comes.
+
+Sufficient decrease everywhere is
+
+    f(x + t·d) ≤ f(x) + c₁·(t·∇f·d + ½·t²·min(dᵀ∇²f d, 0))     (the curvature term is used by
+                                                               Newton's negative-curvature steps).
 
 Near the solution f can stop decreasing measurably (its change falls below rounding of |f|);
 a trial is then also accepted if f has not risen beyond rounding and the gradient norm fell:
 the "approximate Armijo" safeguard of Hager and Zhang.
+
+A new line search is a frozen dataclass subclassing :class:`LineSearch`; register it with
+:func:`register_line_search` to make its name usable in YAML (see docs/architecture.md).
 """
 
 from __future__ import annotations
 
+import abc
 import dataclasses
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -26,8 +40,70 @@ import jax.numpy as jnp
 Array = jax.Array
 
 
+class Trial(NamedTuple):
+    """One trial step length t along d from x, with what is known at both ends."""
+
+    f: Array  # f(x)
+    slope: Array  # ∇f(x)·d (negative for a descent direction)
+    curvature: Array  # dᵀ∇²f(x)d where the direction knows it, else 0
+    grad_norm: Array  # ‖∇f(x)‖
+    t: Array  # the trial step length
+    f_trial: Array  # f(x + t·d)
+    slope_trial: Array  # ∇f(x + t·d)·d
+    grad_norm_trial: Array  # ‖∇f(x + t·d)‖
+
+
+def sufficient_decrease(trial: Trial, c1: float) -> Array:
+    """Armijo (with the negative-curvature term) or, within rounding, a falling gradient."""
+    eps = jnp.finfo(trial.f.dtype).eps
+    t = trial.t
+    predicted = t * trial.slope + 0.5 * t * t * jnp.minimum(trial.curvature, 0.0)
+    armijo = trial.f_trial <= trial.f + c1 * predicted
+    approximate = ((trial.f_trial <= trial.f + 4 * eps * jnp.abs(trial.f))
+                   & (trial.grad_norm_trial < trial.grad_norm))
+    return jnp.isfinite(trial.f_trial) & (armijo | approximate)
+
+
+def _quadratic_backtrack(trial: Trial, low: float, high: float) -> Array:
+    """The minimiser of q(s) = f + slope·s + a·s² through f(x + t·d), clipped to
+    [low·t, high·t]; low·t where the trial is non-finite or d is not a descent direction."""
+    t = trial.t
+    a = (trial.f_trial - trial.f - trial.slope * t) / (t * t)
+    t_quad = jnp.where(a > 0, -trial.slope / (2 * a), low * t)
+    t_new = jnp.clip(t_quad, low * t, high * t)
+    return jnp.where(jnp.isfinite(trial.f_trial) & (trial.slope < 0), t_new, low * t)
+
+
+class LineSearch(abc.ABC):
+    """What the driver needs from a line search.
+
+    Attributes:
+        max_trials: consecutive rejected trips before the search counts as failed (the solve
+            then ends ``LINE_SEARCH_FAILED``).
+    """
+
+    max_trials: int
+
+    def init(self, t: Array) -> Any:
+        """The search's own state at the start of a search with first trial ``t``."""
+        return ()
+
+    def candidates(self, t: Array) -> Array:
+        """The step lengths tried together in one trip, largest first; the first acceptable
+        one is taken. One (``t`` itself) unless the search trades evaluations for trips."""
+        return t[None]
+
+    @abc.abstractmethod
+    def accepts(self, trial: Trial) -> Array:
+        """True where the trial step is good enough to take."""
+
+    @abc.abstractmethod
+    def next_step(self, trial: Trial, state: Any) -> tuple[Array, Any]:
+        """After a rejected trial (the last candidate's), the next step length and state."""
+
+
 @dataclasses.dataclass(frozen=True)
-class Backtracking:
+class Backtracking(LineSearch):
     """Armijo backtracking with safeguarded quadratic interpolation.
 
     Attributes:
@@ -35,60 +111,151 @@ class Backtracking:
         shrink_min, shrink_max: a rejected t becomes t·s with s ∈ [shrink_min, shrink_max]
             picked by minimising the quadratic through f(x), ∇f·d and f(x + t·d).
         max_trials: consecutive rejections before the search counts as failed.
-        candidates: step lengths tried per trip round the loop, t, t·shrink_max, t·shrink_max²,
-            …; the largest acceptable one is taken. Under vmap every start pays for the
-            slowest start's trips, so trading one extra evaluation of (f, ∇f) for fewer trips
-            pays off where steps are expensive anyway (Newton uses 2).
+        num_candidates: step lengths tried per trip round the loop, t, t·shrink_max,
+            t·shrink_max², …; the largest acceptable one is taken. Under vmap every start pays
+            for the slowest start's trips, so trading one extra evaluation of (f, ∇f) for
+            fewer trips pays off where steps are expensive anyway (Newton uses 2).
     """
 
     c1: float = 1e-4
     shrink_min: float = 0.1
     shrink_max: float = 0.5
     max_trials: int = 50
-    candidates: int = 1
+    num_candidates: int = 1
 
-    def accepts(
-        self, f: Array, f_trial: Array, t: Array, slope: Array, curvature: Array,
-        grad_norm: Array, grad_norm_trial: Array,
-    ) -> Array:
-        eps = jnp.finfo(f.dtype).eps
-        predicted = t * slope + 0.5 * t * t * jnp.minimum(curvature, 0.0)
-        armijo = f_trial <= f + self.c1 * predicted
-        approximate = (f_trial <= f + 4 * eps * jnp.abs(f)) & (grad_norm_trial < grad_norm)
-        return jnp.isfinite(f_trial) & (armijo | approximate)
+    def __post_init__(self) -> None:
+        if not 0 < self.c1 < 1:
+            raise ValueError(f"Backtracking: c1 must be in (0, 1), got {self.c1!r}")
+        if not 0 < self.shrink_min <= self.shrink_max < 1:
+            raise ValueError("Backtracking: needs 0 < shrink_min ≤ shrink_max < 1, got "
+                             f"{self.shrink_min!r} and {self.shrink_max!r}")
+        _check_count("Backtracking", "max_trials", self.max_trials)
+        _check_count("Backtracking", "num_candidates", self.num_candidates)
 
-    def shrink(self, f: Array, f_trial: Array, t: Array, slope: Array) -> Array:
-        # minimiser of q(s) = f + slope·s + a·s² with q(t) = f_trial
-        a = (f_trial - f - slope * t) / (t * t)
-        t_quad = jnp.where(a > 0, -slope / (2 * a), self.shrink_min * t)
-        t_new = jnp.clip(t_quad, self.shrink_min * t, self.shrink_max * t)
-        return jnp.where(jnp.isfinite(f_trial) & (slope < 0), t_new, self.shrink_min * t)
+    def candidates(self, t: Array) -> Array:
+        return t * self.shrink_max ** jnp.arange(self.num_candidates, dtype=t.dtype)
+
+    def accepts(self, trial: Trial) -> Array:
+        return sufficient_decrease(trial, self.c1)
+
+    def next_step(self, trial: Trial, state: Any) -> tuple[Array, Any]:
+        return _quadratic_backtrack(trial, self.shrink_min, self.shrink_max), state
+
+
+class _Bracket(NamedTuple):
+    low: Array  # largest step known to satisfy sufficient decrease with ∇f·d < 0 there
+    high: Array  # smallest step known to be too long (inf until one is found)
 
 
 @dataclasses.dataclass(frozen=True)
-class NoLineSearch:
+class Wolfe(LineSearch):
+    """The strong Wolfe conditions, by bracketing and zoom, one trial per trip:
+
+        sufficient decrease (as Backtracking)   and   |∇f(x + t·d)·d| ≤ c₂·|∇f(x)·d|.
+
+    The bracket [low, high] starts as [0, ∞). A trial without sufficient decrease, or past the
+    minimum along d (slope ≥ 0), becomes ``high``; one with sufficient decrease that is still
+    steeply downhill becomes ``low``. The next trial doubles t while ``high`` is ∞, backtracks
+    by quadratic interpolation while ``low`` is 0, and bisects otherwise. Where d has no
+    downhill slope (a pure negative-curvature step, ∇f·d = 0) only sufficient decrease is
+    required. Curvature information makes this the search of choice for quasi-Newton methods.
+
+    Attributes:
+        c1, c2: the Wolfe constants, 0 < c1 < c2 < 1 (0.9 suits Newton and quasi-Newton
+            directions, 0.1 a nearly exact search).
+        max_trials: consecutive rejections before the search counts as failed.
+    """
+
+    c1: float = 1e-4
+    c2: float = 0.9
+    max_trials: int = 50
+
+    def __post_init__(self) -> None:
+        if not 0 < self.c1 < self.c2 < 1:
+            raise ValueError(f"Wolfe: needs 0 < c1 < c2 < 1, got c1={self.c1!r}, c2={self.c2!r}")
+        _check_count("Wolfe", "max_trials", self.max_trials)
+
+    def init(self, t: Array) -> _Bracket:
+        return _Bracket(jnp.zeros_like(t), jnp.full_like(t, jnp.inf))
+
+    def _flat_enough(self, trial: Trial) -> Array:
+        return (jnp.abs(trial.slope_trial) <= self.c2 * jnp.abs(trial.slope)) | (
+            trial.slope >= 0)
+
+    def accepts(self, trial: Trial) -> Array:
+        return sufficient_decrease(trial, self.c1) & self._flat_enough(trial)
+
+    def next_step(self, trial: Trial, state: _Bracket) -> tuple[Array, _Bracket]:
+        too_long = ~sufficient_decrease(trial, self.c1) | (trial.slope_trial >= 0)
+        low = jnp.where(too_long, state.low, trial.t)
+        high = jnp.where(too_long, trial.t, state.high)
+        expand = 2.0 * trial.t
+        backtrack = _quadratic_backtrack(trial, 0.1, 0.5)
+        bisect = 0.5 * (low + high)
+        t = jnp.where(jnp.isinf(high), expand, jnp.where(low == 0, backtrack, bisect))
+        return t, _Bracket(low, high)
+
+
+@dataclasses.dataclass(frozen=True)
+class NoLineSearch(LineSearch):
     """Take every step t = 1 as it comes (textbook iterations; may go uphill)."""
 
     max_trials: int = 1
 
-    def accepts(self, f: Any, f_trial: Array, *args: Any) -> Array:
-        return jnp.ones_like(f_trial, dtype=bool)
+    def accepts(self, trial: Trial) -> Array:
+        return jnp.ones_like(trial.f_trial, dtype=bool)
 
-    def shrink(self, f: Array, f_trial: Array, t: Array, slope: Array) -> Array:
-        return t
-
-
-LINE_SEARCHES = {"backtracking": Backtracking, "armijo": Backtracking, "none": NoLineSearch}
+    def next_step(self, trial: Trial, state: Any) -> tuple[Array, Any]:
+        return trial.t, state
 
 
-def make_line_search(spec: Any) -> Backtracking | NoLineSearch:
-    if spec is None:
-        return NoLineSearch()
-    if isinstance(spec, (Backtracking, NoLineSearch)):
+def _check_count(owner: str, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+
+
+#: line-search name → factory of its default instance (YAML ``solver.line_search``)
+LINE_SEARCHES: dict[str, Callable[[], LineSearch]] = {
+    "backtracking": Backtracking,
+    "armijo": Backtracking,
+    "wolfe": Wolfe,
+    "none": NoLineSearch,
+}
+
+
+def register_line_search(name: str, factory: Callable[[], LineSearch], *,
+                         replace: bool = False) -> None:
+    """Make ``name`` usable wherever a line search is named (``line_search="name"`` in
+    ``minimize`` and in YAML). ``factory()`` returns the instance to use."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"line-search name must be an identifier, got {name!r}")
+    if name in LINE_SEARCHES and not replace:
+        raise ValueError(f"line search {name!r} is already registered (pass replace=True)")
+    LINE_SEARCHES[name] = factory
+
+
+def line_search_names() -> list[str]:
+    return sorted(LINE_SEARCHES)
+
+
+def as_line_search(spec: str | LineSearch | None, backtracking: LineSearch | None = None
+                   ) -> LineSearch:
+    """The line search named or given by ``spec`` (``None`` means ``"none"``). A method may
+    pass its own tuned ``backtracking`` instance for the names "backtracking"/"armijo"."""
+    if isinstance(spec, LineSearch):
         return spec
+    if spec is None:
+        spec = "none"
     if isinstance(spec, str) and spec in LINE_SEARCHES:
+        if spec in ("backtracking", "armijo") and backtracking is not None:
+            return backtracking
         return LINE_SEARCHES[spec]()
-    raise ValueError(
-        f"unknown line_search {spec!r}; expected one of {sorted(LINE_SEARCHES)} "
-        "(use GradientDescent(line_search='wolfe') for optax's zoom line search)"
-    )
+    from .._text import suggestion
+
+    hint = suggestion(str(spec), list(LINE_SEARCHES))
+    raise ValueError(f"unknown line_search {spec!r}{hint}; expected one of "
+                     f"{', '.join(line_search_names())} or a LineSearch object")
+
+
+__all__ = ["Backtracking", "LineSearch", "NoLineSearch", "Trial", "Wolfe", "as_line_search",
+           "line_search_names", "register_line_search", "sufficient_decrease"]

@@ -36,7 +36,7 @@ from .._linalg import dot, matvec, max_abs, norm, symmetric_eigh
 from ..analysis.classify import eigenvalue_tol
 from ._base import Array, FlatFun
 from ._descent import Descent, Direction, LineSearchSolver
-from ._linesearch import Backtracking, NoLineSearch, make_line_search
+from ._linesearch import Backtracking, LineSearch
 
 REGULARIZATIONS = ("eigen", "levenberg", "steepest", "none")
 
@@ -112,7 +112,7 @@ class Newton(LineSearchSolver):
 
     Args:
         line_search: "backtracking" (Armijo from t = 1, trying t and t/2 together in each
-            trip round the loop; default), "none" (full steps) or a ``Backtracking`` object.
+            trip round the loop; default), "wolfe", "none" (full steps) or a ``LineSearch``.
         regularization: "eigen" (default), "levenberg", "steepest" or "none"; see the module
             docstring for the exact rules.
         escape_length: minimum length of the component along the most negative eigenvector
@@ -120,19 +120,19 @@ class Newton(LineSearchSolver):
             (the line search shortens it as needed).
     """
 
-    def __init__(
-        self,
-        line_search: str | Backtracking | NoLineSearch | None = "backtracking",
-        regularization: str = "eigen",
-        escape_length: float = 1.0,
-        escape_below: float | None = None,
-    ) -> None:
-        if regularization not in REGULARIZATIONS:
-            raise ValueError(
-                f"unknown regularization {regularization!r}; expected one of {REGULARIZATIONS}"
-            )
-        descent = NewtonDescent(regularization, escape_length, escape_below)
-        object.__setattr__(self, "descent", descent)
-        if line_search in ("backtracking", "armijo"):
-            line_search = Backtracking(candidates=2)
-        object.__setattr__(self, "line_search", make_line_search(line_search))
+    tuned_backtracking = Backtracking(num_candidates=2)
+
+    line_search: LineSearch | str | None = "backtracking"
+    regularization: str = "eigen"
+    escape_length: float = 1.0
+    escape_below: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.regularization not in REGULARIZATIONS:
+            raise ValueError(f"unknown regularization {self.regularization!r}; expected one "
+                             f"of {REGULARIZATIONS}")
+        _ = self.search  # an unknown line-search name fails here, not inside jit
+
+    @property
+    def descent(self) -> NewtonDescent:  # type: ignore[override]
+        return NewtonDescent(self.regularization, self.escape_length, self.escape_below)

@@ -9,9 +9,9 @@ import optax
 
 from .._linalg import dot, norm
 from ._base import Array, FlatFun, Solver
-from ._descent import Descent, Direction, LineSearchSolver
-from ._linesearch import Backtracking, NoLineSearch, make_line_search
-from .optax_solver import Optax
+from ._descent import Descent, Direction, LineSearchSolver, steepest_direction
+from ._linesearch import LineSearch, NoLineSearch
+from ._optax import Optax
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,8 +24,7 @@ class SteepestDescent(Descent):
     initial_step: str = "bb"
 
     def direction(self, fun: FlatFun, x: Array, g: Array, state: object) -> Direction:
-        zero = jnp.zeros((), x.dtype)
-        return Direction(d=-g, curvature=zero, escape=jnp.asarray(False), aux={}, state=state)
+        return steepest_direction(g, state)
 
     def first_step(self, g: Array) -> Array:
         if self.initial_step == "constant":
@@ -43,6 +42,9 @@ class SteepestDescent(Descent):
         return jnp.where((sy > 0) & jnp.isfinite(bb), bb, grown)
 
 
+INITIAL_STEPS = ("bb", "grow", "constant")
+
+
 @dataclasses.dataclass(frozen=True)
 class GradientDescent(LineSearchSolver):
     """Steepest descent x₊ = x − t·∇f(x).
@@ -50,42 +52,36 @@ class GradientDescent(LineSearchSolver):
     Args:
         step_size: the constant step t with ``line_search="none"``; otherwise the scale of
             the first trial step.
-        line_search: "backtracking" (Armijo, default), "none" (constant step) or "wolfe"
-            (optax's zoom line search, strong Wolfe conditions; see ``GradientDescent.wolfe``).
-        initial_step: first trial of each backtracking search: "bb", "grow" or "constant".
+        line_search: "backtracking" (Armijo, default), "wolfe" (strong Wolfe conditions),
+            "none" (constant step) or a ``LineSearch`` object.
+        initial_step: first trial of each line search: "bb" (Barzilai–Borwein), "grow" (the
+            last accepted step doubled) or "constant" (always step_size; implied by "none").
     """
 
-    def __init__(
-        self,
-        step_size: float = 1.0,
-        line_search: str | Backtracking | NoLineSearch | None = "backtracking",
-        initial_step: str = "bb",
-    ) -> None:
-        if line_search == "wolfe":
-            raise ValueError("use GradientDescent.wolfe() (or method='gradient_descent' with "
-                             "line_search='wolfe' in minimize) for a Wolfe line search")
-        ls = make_line_search(line_search)
-        if isinstance(ls, NoLineSearch):
-            initial_step = "constant"
-        if initial_step not in ("bb", "grow", "constant"):
-            raise ValueError(
-                f"initial_step must be 'bb', 'grow' or 'constant', got {initial_step!r}"
-            )
-        object.__setattr__(self, "descent", SteepestDescent(step_size, initial_step))
-        object.__setattr__(self, "line_search", ls)
+    default_max_steps = 20_000
+
+    step_size: float = 1.0
+    line_search: LineSearch | str | None = "backtracking"
+    initial_step: str = "bb"
+
+    def __post_init__(self) -> None:
+        if self.initial_step not in INITIAL_STEPS:
+            raise ValueError(f"initial_step must be 'bb', 'grow' or 'constant', got "
+                             f"{self.initial_step!r}")
+        _ = self.search  # an unknown line-search name fails here, not inside jit
+
+    @property
+    def descent(self) -> SteepestDescent:  # type: ignore[override]
+        constant = isinstance(self.search, NoLineSearch)
+        return SteepestDescent(self.step_size, "constant" if constant else self.initial_step)
 
     @staticmethod
     def wolfe(max_linesearch_steps: int = 30) -> Solver:
-        """Steepest descent with optax's zoom line search (strong Wolfe conditions)."""
+        """Steepest descent with optax's zoom line search (strong Wolfe conditions) instead of
+        the folded :class:`~optkit.solvers.Wolfe` that ``line_search="wolfe"`` gives."""
         return Optax(
             optax.chain(
                 optax.sgd(learning_rate=1.0),
                 optax.scale_by_zoom_linesearch(max_linesearch_steps=max_linesearch_steps),
             )
         )
-
-
-def gradient_descent_solver(line_search: str | None = "backtracking", **options: object) -> Solver:
-    if line_search == "wolfe":
-        return GradientDescent.wolfe(**options)  # type: ignore[arg-type]
-    return GradientDescent(line_search=line_search, **options)  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from jax import lax
 
 from ._base import Array, FlatFun
 from ._descent import Descent, Direction, LineSearchSolver
-from ._linesearch import Backtracking, NoLineSearch, make_line_search
+from ._linesearch import LineSearch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,17 +85,24 @@ class NewtonCGDescent(Descent):
 
 @dataclasses.dataclass(frozen=True)
 class NewtonCG(LineSearchSolver):
-    """Newton–CG with Armijo backtracking from t = 1 (matrix-free, for large n).
+    """Newton–CG with a folded line search from t = 1 (matrix-free, for large n).
 
     Args:
-        line_search: "backtracking" (default) or "none".
+        line_search: "backtracking" (default), "wolfe", "none" or a ``LineSearch``.
         max_cg_steps: cap on CG iterations per step (default n).
     """
 
-    def __init__(
-        self,
-        line_search: str | Backtracking | NoLineSearch | None = "backtracking",
-        max_cg_steps: int | None = None,
-    ) -> None:
-        object.__setattr__(self, "descent", NewtonCGDescent(max_cg_steps))
-        object.__setattr__(self, "line_search", make_line_search(line_search))
+    line_search: LineSearch | str | None = "backtracking"
+    max_cg_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_cg_steps is not None and (
+                isinstance(self.max_cg_steps, bool) or not isinstance(self.max_cg_steps, int)
+                or self.max_cg_steps < 1):
+            raise ValueError(f"max_cg_steps must be a positive integer, got "
+                             f"{self.max_cg_steps!r}")
+        _ = self.search  # an unknown line-search name fails here, not inside jit
+
+    @property
+    def descent(self) -> NewtonCGDescent:  # type: ignore[override]
+        return NewtonCGDescent(self.max_cg_steps)

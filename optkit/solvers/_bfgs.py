@@ -8,7 +8,7 @@ import jax.numpy as jnp
 
 from ._base import Array, FlatFun
 from ._descent import Descent, Direction, LineSearchSolver
-from ._linesearch import Backtracking, NoLineSearch, make_line_search
+from ._linesearch import LineSearch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,8 +46,19 @@ class BFGSDescent(Descent):
 
 @dataclasses.dataclass(frozen=True)
 class BFGS(LineSearchSolver):
-    """BFGS with Armijo backtracking folded into the loop (dense n×n estimate)."""
+    """BFGS (dense n×n inverse-Hessian estimate) with a folded line search.
 
-    def __init__(self, line_search: str | Backtracking | NoLineSearch | None = "backtracking"):
-        object.__setattr__(self, "descent", BFGSDescent())
-        object.__setattr__(self, "line_search", make_line_search(line_search))
+    Args:
+        line_search: "backtracking" (Armijo, default), "wolfe" (strong Wolfe conditions: every
+            accepted step then has yᵀs > 0, so no update is skipped), "none" or a
+            ``LineSearch``.
+    """
+
+    line_search: LineSearch | str | None = "backtracking"
+
+    def __post_init__(self) -> None:
+        _ = self.search  # an unknown line-search name fails here, not inside jit
+
+    @property
+    def descent(self) -> BFGSDescent:  # type: ignore[override]
+        return BFGSDescent()

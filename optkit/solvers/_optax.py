@@ -28,6 +28,8 @@ class Optax(Solver):
     Compared by identity: two wrappers of equal-looking optimisers compile separately.
     """
 
+    default_max_steps = 20_000
+
     optimizer: optax.GradientTransformation
 
     def init(self, fun: FlatFun, x: Array) -> OptaxState:

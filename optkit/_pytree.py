@@ -1,0 +1,55 @@
+"""Pytrees of parameters as the flat vectors solvers and analyses work on.
+
+Every place that turns a user's parameters (an array, a list of numbers, a dict of matrices)
+into one float vector and back goes through :func:`as_start` and :func:`flatten`, so the rules
+are the same everywhere: a list of numbers is one vector, integer leaves become the default
+float, and the unravelled result keeps the structure of the input.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+Array = jax.Array
+
+
+def as_start(x0: Any) -> Any:
+    """A list or tuple of numbers becomes one array (as scipy users expect); pytrees stay."""
+    leaves = jax.tree_util.tree_leaves(x0)
+    if isinstance(x0, (list, tuple)) and all(np.ndim(v) == 0 for v in leaves):
+        x0 = jnp.asarray(x0)
+    return jax.tree_util.tree_map(jnp.asarray, x0)
+
+
+def flatten(x: Any) -> tuple[Array, Callable[[Array], Any]]:
+    """``(flat, unravel)``: ``x`` (after :func:`as_start`) as one float vector in
+    ``ravel_pytree`` order, and the inverse map. Integer leaves become JAX's default float."""
+    x = as_start(x)
+    if not jax.tree_util.tree_leaves(x):
+        raise ValueError("x0 has no array leaves")
+    flat, unravel = ravel_pytree(x)
+    if not jnp.issubdtype(flat.dtype, jnp.floating):
+        x = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.result_type(float)), x)
+        flat, unravel = ravel_pytree(x)
+    return flat, unravel
+
+
+def unravel_like(template: Any, flat: Any) -> Any:
+    """``flat`` (a vector of as many entries as ``template`` has) in the structure of
+    ``template``, keeping the dtype of ``flat`` (``ravel_pytree``'s inverse casts back)."""
+    flat = jnp.asarray(flat)
+    leaves, treedef = jax.tree_util.tree_flatten(template)
+    pieces, offset = [], 0
+    for leaf in leaves:
+        shape = jnp.shape(leaf)
+        size = math.prod(shape)
+        pieces.append(flat[offset:offset + size].reshape(shape))
+        offset += size
+    return jax.tree_util.tree_unflatten(treedef, pieces)
