@@ -26,7 +26,7 @@ from .analysis import (  # noqa: E402
     taylor,
     taylor_error,
 )
-from .rundir import load_run  # noqa: E402
+from .storage import load_run  # noqa: E402
 from .runner import run  # noqa: E402
 from .solvers import (  # noqa: E402
     BFGS,

@@ -21,7 +21,7 @@ app = typer.Typer(
     name="optkit",
     help="Gradient descent, Newton's method and the calculus under them, on JAX.\n\n"
          "Example: optkit run configs/newton.yaml stop.max_steps=50",
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -215,6 +215,22 @@ def plot(
 
     for path in _guard(debug, draw):
         typer.echo(str(path))
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"optkit {version('optkit')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Gradient descent, Newton's method and the calculus under them, on JAX."""
 
 
 def main() -> None:

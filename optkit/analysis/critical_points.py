@@ -304,13 +304,28 @@ def _as_box(lower: Any, upper: Any, dtype: Any) -> tuple[np.ndarray, np.ndarray,
     return lo.ravel(), hi.ravel(), lo.shape, jnp.dtype(dtype)
 
 
-def _dedup(x: np.ndarray, order: np.ndarray, tol: float) -> np.ndarray:
-    """Greedy merge: walk the points best first, keep one unless within ``tol`` of a kept one."""
+def merge_nearby(x: np.ndarray, order: Any, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """The one rule by which optkit merges end points into distinct critical points.
+
+    Walk the points in ``order`` (best first); a point within ``radius`` (Euclidean) of an
+    already kept point joins the first such one, otherwise it is kept. Returns the kept
+    indices (in walking order) and, for every point of ``order``, the position in that list
+    of the kept point it joined. Points never compared (not in ``order``) get −1.
+    """
+    x = np.asarray(x, dtype=float).reshape(len(x), -1)
     kept: list[int] = []
-    for i in order:
-        if not kept or np.min(np.linalg.norm(x[kept] - x[i], axis=1)) > tol:
-            kept.append(int(i))
-    return np.asarray(kept, dtype=int)
+    joined = np.full(len(x), -1, dtype=int)
+    for i in np.asarray(order, dtype=int):
+        if kept:
+            with np.errstate(over="ignore", invalid="ignore"):  # end points may be ~1e300 apart
+                distance = np.linalg.norm(x[kept] - x[i], axis=1)
+            near = np.flatnonzero(distance <= radius)
+            if near.size:
+                joined[i] = near[0]
+                continue
+        joined[i] = len(kept)
+        kept.append(int(i))
+    return np.asarray(kept, dtype=int), joined
 
 
 def _components(x: np.ndarray, value: np.ndarray, link: float, value_tol: float) -> list[list[int]]:
@@ -434,7 +449,8 @@ def find_critical_points(
           & (out["newton_norm"] <= step_tol) & inside)
     candidates = np.flatnonzero(ok)
     dedup_tol = step_tol if dedup_tol is None else float(dedup_tol)
-    kept = _dedup(x, candidates[np.argsort(gnorm[candidates], kind="stable")], dedup_tol)
+    kept, _ = merge_nearby(x, candidates[np.argsort(gnorm[candidates], kind="stable")],
+                           dedup_tol)
 
     singular = np.min(np.abs(points.eigenvalues[kept]), axis=1) <= points.tol[kept]
     if non_isolated != "keep" and np.any(singular):

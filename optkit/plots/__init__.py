@@ -6,7 +6,7 @@ and deterministic (fixed subsampling seed, no timestamps in saved files). Stylin
 ``_style``. Plots never call a solver; they only evaluate f on plotting grids.
 """
 
-from ._data import Labels, Paths, Point, paths_from_arrays, paths_from_result
+from ._data import Labels, Paths, Point, SampledFunction, paths_from_arrays, paths_from_result
 from ._run import plot_run
 from ._style import save
 from .atlas import atlas_figure
@@ -14,10 +14,10 @@ from .contour import contour_figure
 from .convergence import convergence_figure
 from .one_d import function_figure
 from .projection import principal_plane, projection_figure
-from .taylor import taylor_model, taylor_surface
+from .taylor import quadratic_model, taylor_model, taylor_surface
 
 __all__ = [
-    "Labels", "Paths", "Point", "atlas_figure", "contour_figure", "convergence_figure",
+    "Labels", "Paths", "Point", "SampledFunction", "atlas_figure", "contour_figure", "convergence_figure",
     "function_figure", "paths_from_arrays", "paths_from_result", "plot_run", "principal_plane",
-    "projection_figure", "save", "taylor_model", "taylor_surface",
+    "projection_figure", "quadratic_model", "save", "taylor_model", "taylor_surface",
 ]

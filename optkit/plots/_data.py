@@ -91,12 +91,14 @@ class Paths:
 
 @dataclasses.dataclass(frozen=True)
 class Point:
-    """A critical point to mark: location, value, kind and (optionally) Hessian eigenvalues."""
+    """A critical point to mark: location, value, kind and (optionally) the Hessian's
+    eigenvalues (ascending) and eigenvectors (columns) there."""
 
     x: np.ndarray
     value: float
     kind: str
     eigenvalues: np.ndarray | None = None
+    eigenvectors: np.ndarray | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,3 +235,44 @@ def view_box(
     hi = np.maximum(upper, pts[near].max(axis=0))
     pad = 0.04 * (hi - lo) * ((lo < lower) | (hi > upper))
     return lo - pad, hi + pad
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SampledFunction:
+    """f known only by samples on a regular grid (a run's surface.npz): evaluated by linear
+    (1 variable) or bilinear (2 variables) interpolation, NaN outside the samples. It stands in
+    for a user function in figures, so that plotting never imports user code; derivatives of
+    it are not f's (figures use the saved eigenvectors and Taylor model instead)."""
+
+    axes: tuple[np.ndarray, ...]
+    values: np.ndarray
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> SampledFunction:
+        axes = (arrays["x"],) if "y" not in arrays else (arrays["x"], arrays["y"])
+        return cls(tuple(np.asarray(a, float) for a in axes), np.asarray(arrays["value"], float))
+
+    def __call__(self, point: Any) -> Any:
+        point = jnp.reshape(jnp.asarray(point), (-1,))
+        weights_and_cells = [_cell(jnp.asarray(axis), point[i]) for i, axis in
+                             enumerate(self.axes)]
+        values = jnp.asarray(self.values)
+        if len(self.axes) == 1:
+            (i, w, inside), = weights_and_cells
+            value = (1 - w) * values[i] + w * values[i + 1]
+        else:
+            (i, wx, in_x), (j, wy, in_y) = weights_and_cells
+            inside = in_x & in_y
+            value = ((1 - wy) * ((1 - wx) * values[j, i] + wx * values[j, i + 1])
+                     + wy * ((1 - wx) * values[j + 1, i] + wx * values[j + 1, i + 1]))
+        return jnp.where(inside, value, jnp.nan)
+
+
+def _cell(axis: Any, t: Any) -> tuple[Any, Any, Any]:
+    """Index i of the grid cell [axis[i], axis[i+1]] holding t, the weight of axis[i+1], and
+    whether t lies within the axis at all."""
+    step = (axis[-1] - axis[0]) / (axis.size - 1)
+    position = (t - axis[0]) / step
+    i = jnp.clip(jnp.floor(position).astype(jnp.int32), 0, axis.size - 2)
+    inside = (t >= axis[0]) & (t <= axis[-1])
+    return i, position - i, inside

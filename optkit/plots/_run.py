@@ -12,13 +12,14 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import _style
-from ._data import Labels, Paths, Point, paths_from_arrays
+from ..storage import RunRecord
+from ._data import Labels, Paths, Point, SampledFunction, paths_from_arrays
 from .atlas import atlas_figure
 from .contour import contour_figure
 from .convergence import convergence_figure
 from .one_d import function_figure, scan_critical_points
 from .projection import projection_figure
-from .taylor import taylor_surface
+from .taylor import quadratic_model, taylor_surface
 
 #: solver options worth naming in a title (the resolved config lists every default).
 TITLE_OPTIONS = ("line_search", "regularization", "step_size", "initial_step")
@@ -38,6 +39,8 @@ class RunView:
     known: tuple[Point, ...]
     found: tuple[Point, ...]
     critical_run: bool
+    #: the second-order model saved with a user function's run: (x0, f, ∇f, ∇²f)
+    taylor: tuple[np.ndarray, float, np.ndarray, np.ndarray] | None = None
 
 
 def plot_run(
@@ -76,7 +79,8 @@ def _run_figures(view: RunView) -> dict[str, Figure]:
     paths = view.paths
     assert paths is not None
     points, label = (view.known, "known") if view.known else (view.found, "found")
-    if view.dim == 1 and not view.known and view.fun is not None:
+    if view.dim == 1 and not view.known and view.fun is not None and not isinstance(
+            view.fun, SampledFunction):
         points = tuple(scan_critical_points(view.fun, view.box[0][0], view.box[1][0]))
         label = "f′ = 0"
     figures: dict[str, Figure] = {}
@@ -120,16 +124,23 @@ def _taylor(view: RunView) -> Figure:
         x0 = view.paths.starts[0]
     else:
         x0 = np.asarray(view.found[0].x) if view.found else 0.5 * (view.box[0] + view.box[1])
+    if isinstance(view.fun, SampledFunction):
+        if view.taylor is None:
+            raise ValueError(f"{view.path}: no Taylor model was saved with this run")
+        x0, value, gradient, hessian = view.taylor
+        return taylor_surface(view.fun, x0, view.box, labels=view.labels,
+                              model=quadratic_model(x0, value, gradient, hessian))
     return taylor_surface(view.fun, x0, view.box, labels=view.labels)
 
 
 def load_view(path: str | os.PathLike[str]) -> RunView:
-    """Read a run directory and rebuild what the figures need (f from the saved config)."""
-    from ..rundir import load_run
+    """Read a run directory (a typed :class:`~optkit.storage.RunRecord`) and gather what the
+    figures need. Never imports or runs code found in the directory: f is rebuilt only for a
+    built-in problem or an expression; a user function's figures use its saved surface.npz."""
+    from ..storage import load_run
 
     run = load_run(path)  # RunDirError (a ValueError) for missing/incomplete directories
-    config, summary = run.config, run.summary
-    critical_run = summary.get("command") == "critical"
+    critical_run = run.command == "critical"
     paths = None
     if not critical_run:
         missing = [k for k in REQUIRED_ARRAYS if k not in run.trajectories]
@@ -144,9 +155,8 @@ def load_view(path: str | os.PathLike[str]) -> RunView:
         paths = paths_from_arrays(run.trajectories, kinds)
     elif not run.critical_points:
         raise ValueError(f"{run.path}: incomplete run directory (no critical points saved)")
-    problem, fun = _rebuild(config)
-    dim = paths.dim if paths is not None else len(run.critical_points[0]["x"])
-    box = _box(config, problem, dim, run.path)
+    problem, fun = _rebuild(run)
+    dim = run.dim
     known = tuple(
         Point(np.asarray(k.x, dtype=float), float(k.value), k.kind)
         for k in getattr(problem, "critical_points", ())
@@ -154,41 +164,48 @@ def load_view(path: str | os.PathLike[str]) -> RunView:
     found = tuple(
         Point(np.asarray(p["x"], dtype=float).reshape(-1), _float(p.get("value")),
               str(p.get("kind", "not_critical")),
-              None if p.get("eigenvalues") is None else np.asarray(p["eigenvalues"], float))
+              None if p.get("eigenvalues") is None else np.asarray(p["eigenvalues"], float),
+              None if p.get("eigenvectors") is None else np.asarray(p["eigenvectors"], float))
         for p in run.critical_points or ()
     )
-    return RunView(run.path, fun, dim, box, _labels(config, summary, problem, dim), paths,
-                   known, found, critical_run)
+    return RunView(run.path, fun, dim, run.box, _labels(run, problem, dim), paths,
+                   known, found, critical_run, _saved_taylor(run))
 
 
-def _rebuild(config: dict[str, Any]) -> tuple[Any, Callable[[Any], Any] | None]:
-    """The problem and flat-vector f of a saved config; (None, None) when it cannot be
-    rebuilt (e.g. a user function that no longer imports): figures then omit f."""
-    from ..config import ConfigError, resolve
+def _rebuild(run: RunRecord) -> tuple[Any, Callable[[Any], Any] | None]:
+    """The problem and flat-vector f of a saved run, built without running any code from the
+    directory: a built-in problem or an expression is rebuilt; a user function is replaced by
+    its sampled surface.npz where there is one ((None, None) otherwise: figures omit f)."""
+    from ..config import ConfigError, build_problem
 
     try:
-        resolved = resolve(config)
-    except (ConfigError, ValueError, ImportError):
-        return None, None
-    return resolved.problem, resolved.flat_fun
+        problem = build_problem(run.run_config.problem, allow_user_code=False)
+    except (ConfigError, ValueError):
+        surface = SampledFunction.from_arrays(run.surface) if run.surface else None
+        return None, surface
+    return problem, _flat(problem)
 
 
-def _box(config: dict[str, Any], problem: Any, dim: int,
-         path: Path) -> tuple[np.ndarray, np.ndarray]:
-    box = (config.get("analysis") or {}).get("box")
-    if box is not None:
-        lower, upper = box.get("lower"), box.get("upper")
-    elif problem is not None:
-        lower, upper = problem.box
-    else:
-        raise ValueError(f"{path}: config.yaml has no analysis.box and its problem cannot be "
-                         "rebuilt, so there is no box to plot over")
-    lower = np.broadcast_to(np.asarray(lower, dtype=float), (dim,)).copy()
-    upper = np.broadcast_to(np.asarray(upper, dtype=float), (dim,)).copy()
-    return lower, upper
+def _flat(problem: Any) -> Callable[[Any], Any]:
+    """f of a flat vector (a pytree problem unravels it first)."""
+    if np.ndim(problem.start) == 1 and not isinstance(problem.start, (dict, list, tuple)):
+        return problem.fun
+
+    def flat_fun(z: Any) -> Any:
+        return problem.fun(problem.unravel(z))
+
+    return flat_fun
 
 
-def _labels(config: dict[str, Any], summary: dict[str, Any], problem: Any, dim: int) -> Labels:
+def _saved_taylor(run: RunRecord) -> tuple[np.ndarray, float, np.ndarray, np.ndarray] | None:
+    s = run.surface
+    if not s or "taylor_x0" not in s:
+        return None
+    return (s["taylor_x0"], float(s["taylor_value"]), s["taylor_gradient"], s["taylor_hessian"])
+
+
+def _labels(run: RunRecord, problem: Any, dim: int) -> Labels:
+    config, summary = run.config, run.summary
     spec = config.get("problem") or {}
     if "expression" in spec:  # shown, not parsed: ** → ^ and * → · read better in a title
         name = "f = " + str(spec["expression"]).replace("**", "^").replace("*", "·")

@@ -29,6 +29,16 @@ def hessian_eigen(fun: Callable[[Any], Any], xs: np.ndarray) -> tuple[np.ndarray
     return np.asarray(lam), np.asarray(vec)
 
 
+def _eigen(fun: Callable[[Any], Any], xs: np.ndarray,
+           points: Sequence[Point]) -> tuple[np.ndarray, np.ndarray]:
+    """The points' saved Hessian eigen-decompositions where every point has one (a run
+    saves them), else computed from f."""
+    if all(p.eigenvalues is not None and p.eigenvectors is not None for p in points):
+        return (np.stack([np.asarray(p.eigenvalues, float) for p in points]),
+                np.stack([np.asarray(p.eigenvectors, float) for p in points]))
+    return hessian_eigen(fun, xs)
+
+
 def atlas_figure(
     fun: Callable[[Any], Any],
     box: tuple[Sequence[float], Sequence[float]],
@@ -66,7 +76,8 @@ def atlas_figure(
         legend(fig, handles)
         if len(xs):
             fig.draw_without_rendering()  # fixes the layout, so data → pixel maps are final
-            _arrows_and_labels(fig, ax, xs, [p.value for p in points], *hessian_eigen(fun, xs))
+            _arrows_and_labels(fig, ax, xs, [p.value for p in points],
+                               *_eigen(fun, xs, points))
     return fig
 
 

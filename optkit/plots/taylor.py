@@ -13,28 +13,27 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from . import _style
+from ..analysis.taylor import taylor
 from ._data import Labels, evaluate, grid
 
 
 def taylor_model(
     fun: Callable[[Any], Any], x0: Sequence[float], order: int = 2
 ) -> Callable[[Any], Any]:
-    """q(x) = f(x₀) + ∇f(x₀)·(x − x₀) [+ ½ (x − x₀)ᵀ ∇²f(x₀) (x − x₀) when order = 2],
-    with ∇f and ∇²f from jax.grad and jax.hessian."""
-    if order not in (1, 2):
-        raise ValueError(f"Taylor order must be 1 or 2, got {order!r}")
-    a = jnp.asarray(x0, dtype=jnp.float64)
+    """q(x) = f(x₀) + ∇f(x₀)·(x − x₀) [+ ½ (x − x₀)ᵀ ∇²f(x₀) (x − x₀) when order = 2]: the
+    model of :func:`optkit.taylor` (the one Taylor implementation), jitted for plotting grids."""
+    model = taylor(fun, jnp.asarray(x0, dtype=jnp.float64), order=order)
+    return jax.jit(model)
 
-    @jax.jit  # one compiled program instead of dozens of op-by-op dispatches
-    def derivatives(a: Any) -> Any:
-        h = jax.hessian(fun)(a) if order == 2 else jnp.zeros((a.size, a.size), a.dtype)
-        return fun(a), jax.grad(fun)(a), h
 
-    f0, g0, h0 = derivatives(a)
+def quadratic_model(x0: Any, value: float, gradient: Any, hessian: Any) -> Callable[[Any], Any]:
+    """q(x) = value + gradientᵀδ + ½ δᵀ·hessian·δ with δ = x − x₀, from saved derivatives
+    (a user function's run saves them, so the figure needs no f)."""
+    x0, g, h = (jnp.asarray(a, dtype=jnp.float64) for a in (x0, gradient, hessian))
 
     def model(x: Any) -> Any:
-        d = jnp.asarray(x) - a
-        return f0 + g0 @ d + 0.5 * d @ h0 @ d
+        d = jnp.asarray(x) - x0
+        return value + g @ d + 0.5 * d @ h @ d
 
     return jax.jit(model)
 
@@ -48,11 +47,13 @@ def taylor_surface(
     *,
     labels: Labels | None = None,
     resolution: int = 41,
+    model: Callable[[Any], Any] | None = None,
 ) -> Figure:
     """Wireframes of f(x, y) and its Taylor model of ``order`` at ``x0`` over ``box``, with the
     point (x₀, f(x₀)) marked; the model is cut off where it leaves f's range by more than half
-    that range, so the surface of f stays visible. Saves to ``out`` (format from its suffix)
-    when given; returns the figure."""
+    that range, so the surface of f stays visible. ``model`` replaces the Taylor model computed
+    from ``fun`` (e.g. one saved with a run). Saves to ``out`` (format from its suffix) when
+    given; returns the figure."""
     lower = np.asarray(box[0], dtype=float)
     upper = np.asarray(box[1], dtype=float)
     point = np.asarray(x0, dtype=float).reshape(-1)
@@ -62,7 +63,7 @@ def taylor_surface(
             f"box=({lower.tolist()}, {upper.tolist()})"
         )
     labels = labels or Labels()
-    model = taylor_model(fun, point, order)
+    model = model or taylor_model(fun, point, order)
     gx, gy, z = grid(fun, lower, upper, resolution)
     zq = evaluate(model, np.stack([gx.ravel(), gy.ravel()], axis=1)).reshape(gx.shape)
     lo, hi = np.nanmin(z), np.nanmax(z)

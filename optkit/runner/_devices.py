@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jax
 
-from .config import ConfigError
+from ..config import ConfigError
 
 #: best first, the order JAX itself prefers for its default backend
 _PREFERENCE = ("tpu", "gpu", "cpu")

@@ -1,6 +1,6 @@
-"""Run directories: written atomically, read back with :func:`load_run`.
+"""Run directories on disk: created with an ``INCOMPLETE`` marker, every file written atomically.
 
-Layout (DESIGN.md, section Run directory)::
+Layout (docs/run-directory.md has every file and npz key)::
 
     runs/<UTC timestamp>-<name>/
         config.yaml           the resolved config (every default filled)
@@ -8,6 +8,7 @@ Layout (DESIGN.md, section Run directory)::
         trajectories.npz      x [starts, steps+1, n], value, grad_norm [starts, steps+1],
                               num_steps, status [starts], ...
         critical_points.json  where the run classified or enumerated critical points
+        surface.npz           f sampled over the box (1 and 2 variables), for the figures
 
 Every file is written to a temporary name in the same directory and renamed with
 ``os.replace`` (atomic on POSIX), so no file is ever seen half-written. The directory holds an
@@ -17,7 +18,6 @@ leaves either a complete directory or one that says it is incomplete.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import io
 import json
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ._text import one_line
+from .._text import one_line
 
 #: version of the run-directory format; readers refuse directories with a newer one
 FORMAT_VERSION = 1
@@ -41,6 +41,7 @@ CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.json"
 TRAJECTORIES_FILE = "trajectories.npz"
 CRITICAL_POINTS_FILE = "critical_points.json"
+SURFACE_FILE = "surface.npz"
 
 
 class RunDirError(ValueError):
@@ -118,91 +119,3 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
-
-
-@dataclasses.dataclass(frozen=True)
-class RunData:
-    """A run directory read back.
-
-    Attributes:
-        path: the directory.
-        config: the resolved config (``config.yaml``) as a dict.
-        summary: ``summary.json`` as a dict.
-        trajectories: the arrays of ``trajectories.npz`` (empty for ``optkit critical``).
-        critical_points: the points of ``critical_points.json`` (dicts with ``x``, ``value``,
-            ``kind``, ``eigenvalues``, ...) or None where the run wrote none.
-    """
-
-    path: Path
-    config: dict[str, Any]
-    summary: dict[str, Any]
-    trajectories: dict[str, np.ndarray]
-    critical_points: list[dict[str, Any]] | None
-
-
-def load_run(path: str | os.PathLike[str]) -> RunData:
-    """Read the run directory at ``path``.
-
-    Raises:
-        RunDirError: the path is missing, not a run directory, marked ``INCOMPLETE``, written
-            by a newer optkit (``format_version`` above :data:`FORMAT_VERSION`) or damaged.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise RunDirError(f"{path}: no such run directory")
-    if not path.is_dir():
-        raise RunDirError(f"{path}: not a directory")
-    if (path / INCOMPLETE).exists():
-        raise RunDirError(f"{path}: run directory is incomplete (the run was interrupted or is "
-                          "still being written)")
-    summary_path = path / SUMMARY_FILE
-    if not summary_path.exists():
-        raise RunDirError(f"{path}: not a run directory (no {SUMMARY_FILE})")
-    summary = _read_json(summary_path)
-    if not isinstance(summary, dict):
-        raise RunDirError(f"{summary_path}: expected a JSON object")
-    version = summary.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise RunDirError(f"{summary_path}: missing or invalid format_version")
-    if version > FORMAT_VERSION:
-        raise RunDirError(f"{path}: run directory format_version {version} is newer than this "
-                          f"optkit reads ({FORMAT_VERSION}); upgrade optkit")
-    config = _read_yaml(path / CONFIG_FILE)
-    trajectories: dict[str, np.ndarray] = {}
-    npz_path = path / TRAJECTORIES_FILE
-    if npz_path.exists():
-        try:
-            with np.load(npz_path, allow_pickle=False) as npz:
-                trajectories = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError) as err:
-            raise RunDirError(f"{npz_path}: cannot read ({one_line(err)})") from None
-    critical_points = None
-    cp_path = path / CRITICAL_POINTS_FILE
-    if cp_path.exists():
-        data = _read_json(cp_path)
-        if not isinstance(data, dict) or not isinstance(data.get("points"), list):
-            raise RunDirError(f"{cp_path}: expected an object with a 'points' list")
-        critical_points = data["points"]
-    return RunData(path=path, config=config, summary=summary, trajectories=trajectories,
-                   critical_points=critical_points)
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise RunDirError(f"{path}: cannot read ({one_line(err)})") from None
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunDirError(f"{path}: missing") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise RunDirError(f"{path}: cannot read ({one_line(err)})") from None
-    if not isinstance(data, dict):
-        raise RunDirError(f"{path}: expected a mapping")
-    return data
-
-
