@@ -26,7 +26,6 @@ from .analysis import (  # noqa: E402
     taylor,
     taylor_error,
 )
-from .storage import load_run  # noqa: E402
 from .runner import run  # noqa: E402
 from .solvers import (  # noqa: E402
     BFGS,
@@ -56,6 +55,7 @@ from .solvers import (  # noqa: E402
     register_line_search,
     register_method,
 )
+from .storage import load_run  # noqa: E402
 
 __version__ = _version("optkit")
 

@@ -7,5 +7,6 @@ from .taylor import TaylorComparison, TaylorModel, taylor, taylor_error
 
 __all__ = [
     "CriticalPoint", "DerivativeReport", "Kind", "TaylorComparison", "TaylorModel",
-    "check_derivatives", "classify", "find_critical_points", "merge_nearby", "taylor", "taylor_error",
+    "check_derivatives", "classify", "find_critical_points", "merge_nearby", "taylor",
+    "taylor_error",
 ]

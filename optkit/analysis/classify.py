@@ -10,6 +10,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from .._linalg import max_abs, norm, symmetric_eigh, symmetric_eigvalsh
 from .._pytree import flatten
 

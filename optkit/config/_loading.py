@@ -16,6 +16,7 @@ import yaml
 from ._errors import ConfigError, yaml_one_line
 from ._schema import STOP_KEYS
 
+
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The YAML mapping in ``path`` (an empty file is an empty mapping)."""
     path = Path(path)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from .._text import one_line
+from .._text import one_line, suggestion
 from ..problems import Problem
 from ._errors import ConfigError, format_validation_errors, unknown_key
 from ._loading import apply_overrides, read_config_file
@@ -258,11 +258,20 @@ def method_options(method: str) -> dict[str, Any]:
 
 
 def _check_solver(solver: SolverConfig) -> list[str]:
+    from ..solvers import METHODS, line_search_names, method_names
+
     method, options = solver.method, solver.options
-    try:
-        accepted = method_options(method)
-    except ValueError as err:
-        return [f"solver.method: {one_line(err)}"]
+    if method not in method_names():
+        return [f"solver.method: unknown method {method!r}{suggestion(method, METHODS)}; "
+                f"expected one of {', '.join(METHODS)} (or a module in 'imports' that "
+                "registers it)"]
+    accepted = method_options(method)
+    line_search = options.get("line_search")
+    if (isinstance(line_search, str) and "line_search" in accepted
+            and line_search not in line_search_names()):
+        return [f"solver.line_search: unknown line search {line_search!r}"
+                f"{suggestion(line_search, line_search_names())}; expected one of "
+                f"{', '.join(line_search_names())}"]
     problems = []
     for key, value in options.items():
         if key in _MINIMIZE_KEYWORDS:
@@ -398,7 +407,10 @@ def _fill_defaults(config: RunConfig, problem: Problem, base: Path) -> Resolved:
     data["analysis"]["box"] = {k: _full(box[k], None, problem.dim) for k in ("lower", "upper")}
 
     if not data.get("name"):
-        data["name"] = f"{_slug(problem.name)}-{method}"
+        # a user function is named as the config wrote it, not by its absolute path
+        shown = (config.problem.function if isinstance(config.problem, FunctionProblem)
+                 else problem.name)
+        data["name"] = f"{_slug(shown)}-{method}"
     resolved = RunConfig.model_validate(data)
 
     def flat_fun(z: Any) -> Any:

@@ -17,7 +17,8 @@ from .projection import principal_plane, projection_figure
 from .taylor import quadratic_model, taylor_model, taylor_surface
 
 __all__ = [
-    "Labels", "Paths", "Point", "SampledFunction", "atlas_figure", "contour_figure", "convergence_figure",
-    "function_figure", "paths_from_arrays", "paths_from_result", "plot_run", "principal_plane",
+    "Labels", "Paths", "Point", "SampledFunction", "atlas_figure", "contour_figure",
+    "convergence_figure", "function_figure", "paths_from_arrays", "paths_from_result",
+    "plot_run", "principal_plane",
     "projection_figure", "quadratic_model", "save", "taylor_model", "taylor_surface",
 ]

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from . import _style
 from ..storage import RunRecord
+from . import _style
 from ._data import Labels, Paths, Point, SampledFunction, paths_from_arrays
 from .atlas import atlas_figure
 from .contour import contour_figure
@@ -210,7 +210,11 @@ def _labels(run: RunRecord, problem: Any, dim: int) -> Labels:
     if "expression" in spec:  # shown, not parsed: ** → ^ and * → · read better in a title
         name = "f = " + str(spec["expression"]).replace("**", "^").replace("*", "·")
     else:
-        name = str(spec.get("name") or spec.get("function") or getattr(problem, "name", "f"))
+        function = str(spec.get("function") or "")
+        if function:  # saved absolute: the file's name is enough for a title
+            module, _, attribute = function.rpartition(":")
+            function = f"{Path(module).name}:{attribute}"
+        name = str(spec.get("name") or function or getattr(problem, "name", "f"))
         if dim > 2 or "dim" in spec:
             name += f" (n = {dim})"
     solver = dict(config.get("solver") or {})

@@ -12,8 +12,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from . import _style
 from ..analysis.taylor import taylor
+from . import _style
 from ._data import Labels, evaluate, grid
 
 

@@ -8,8 +8,8 @@ translator and user functions.
 
 from ._expression import from_expression
 from ._problem import KnownPoint, Problem
-from ._registry import REGISTRY, get, names, parameters
+from ._registry import REGISTRY, get, names, parameters, register
 from ._user_function import from_function
 
 __all__ = ["REGISTRY", "KnownPoint", "Problem", "from_expression", "from_function", "get",
-           "names", "parameters"]
+           "names", "parameters", "register"]

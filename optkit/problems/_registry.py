@@ -6,8 +6,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from . import _chapter, _classics, _landscapes
 from .._text import suggestion
+from . import _chapter, _classics, _landscapes
 from ._problem import Problem
 
 REGISTRY: dict[str, Callable[..., Problem]] = {
@@ -31,6 +31,19 @@ REGISTRY: dict[str, Callable[..., Problem]] = {
     "quadratic": _classics.quadratic,
     "monkey_saddle": _classics.monkey_saddle,
 }
+
+
+def register(name: str, factory: Callable[..., Problem], *, replace: bool = False) -> None:
+    """Make ``factory(**params) -> Problem`` available as ``get(name, **params)`` and as YAML
+    ``problem: {name: NAME, ...params}`` (its keyword parameters are the problem's
+    parameters)."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"problem name must be an identifier, got {name!r}")
+    if not callable(factory):
+        raise TypeError(f"problem {name!r}: factory must be callable, got {factory!r}")
+    if name in REGISTRY and not replace:
+        raise ValueError(f"problem {name!r} is already registered (pass replace=True)")
+    REGISTRY[name] = factory
 
 
 def names() -> list[str]:

@@ -31,10 +31,10 @@ def _is_path(module: str) -> bool:
     return module.endswith(".py") or "/" in module or "\\" in module
 
 
-def _load_file(spec: str, path_text: str) -> ModuleType:
+def _load_file(label: str, path_text: str) -> ModuleType:
     path = Path(path_text).expanduser().resolve()
     if not path.is_file():
-        raise ValueError(f"function {spec!r}: file {path_text!r} not found")
+        raise ValueError(f"{label}: file {path_text!r} not found")
     # A name of its own per file, so two files called model.py do not collide.
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
     name = f"optkit_user_{path.stem if path.stem.isidentifier() else 'module'}_{digest}"
@@ -42,21 +42,21 @@ def _load_file(spec: str, path_text: str) -> ModuleType:
         return sys.modules[name]
     module_spec = importlib.util.spec_from_file_location(name, path)
     if module_spec is None or module_spec.loader is None:
-        raise ValueError(f"function {spec!r}: cannot load {path_text!r} as a Python module")
+        raise ValueError(f"{label}: cannot load {path_text!r} as a Python module")
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module  # dataclasses and pickling look the module up here
     try:
         module_spec.loader.exec_module(module)
     except Exception as err:
         del sys.modules[name]
-        raise ValueError(f"function {spec!r}: loading {path_text!r} failed: "
+        raise ValueError(f"{label}: loading {path_text!r} failed: "
                          f"{one_line(err, with_type=True)}") from None
     return module
 
 
-def _import(spec: str, module_name: str, base_dir: Path | None = None) -> ModuleType:
+def _import(label: str, module_name: str, base_dir: Path | None = None) -> ModuleType:
     if not all(part.isidentifier() for part in module_name.split(".")):
-        raise ValueError(f"function {spec!r}: {module_name!r} is neither a module name "
+        raise ValueError(f"{label}: {module_name!r} is neither a module name "
                          "(package.module) nor a .py file")
     # The console script does not put the working directory on sys.path as `python -m` does;
     # look there (and in the config file's folder) last, so that "mymodule:f" finds
@@ -68,11 +68,11 @@ def _import(spec: str, module_name: str, base_dir: Path | None = None) -> Module
         return importlib.import_module(module_name)
     except ModuleNotFoundError as err:
         if err.name is not None and module_name.startswith(err.name):
-            raise ValueError(f"function {spec!r}: no module named {err.name!r}") from None
-        raise ValueError(f"function {spec!r}: importing {module_name!r} failed: "
+            raise ValueError(f"{label}: no module named {err.name!r}") from None
+        raise ValueError(f"{label}: importing {module_name!r} failed: "
                          f"{one_line(err, with_type=True)}") from None
     except Exception as err:
-        raise ValueError(f"function {spec!r}: importing {module_name!r} failed: "
+        raise ValueError(f"{label}: importing {module_name!r} failed: "
                          f"{one_line(err, with_type=True)}") from None
     finally:
         for folder in added:
@@ -105,8 +105,8 @@ def load_module(module: str, base_dir: str | os.PathLike[str] | None = None) -> 
         raise ValueError(f"expected a module name or a .py file, got {module!r}")
     base = Path(base_dir) if base_dir is not None else None
     if _is_path(module):
-        return _load_file(module, absolute_module(module, base))
-    return _import(module, module, base)
+        return _load_file(f"module {module!r}", absolute_module(module, base))
+    return _import(f"module {module!r}", module, base)
 
 
 def load_function(spec: str, base_dir: str | os.PathLike[str] | None = None
@@ -122,8 +122,9 @@ def load_function(spec: str, base_dir: str | os.PathLike[str] | None = None
         raise ValueError(f"function {spec!r}: expected 'package.module:function' or "
                          "'path/to/file.py:function'")
     base = Path(base_dir) if base_dir is not None else None
-    module = (_load_file(spec, absolute_module(module_name, base)) if _is_path(module_name)
-              else _import(spec, module_name, base))
+    label = f"function {spec!r}"
+    module = (_load_file(label, absolute_module(module_name, base)) if _is_path(module_name)
+              else _import(label, module_name, base))
     target: Any = module
     for part in attribute.split("."):
         if not part.isidentifier():

@@ -26,7 +26,7 @@ import numpy as np
 from rich.console import Console
 
 from .. import storage
-from ..config import ConfigError, Resolved, RunConfig, resolve, resolve_file
+from ..config import ConfigError, FunctionProblem, Resolved, RunConfig, resolve, resolve_file
 from ..solvers import BatchSolve
 from ._devices import compilation_cache, select_devices
 from ._report import RunProgress, progress_display, render_points, render_summary
@@ -260,10 +260,13 @@ def _add_eigenvectors(points: list[dict[str, Any]], resolved: Resolved, dtype: n
 
 
 def _write_surface(path: Path, resolved: Resolved, taylor_at: np.ndarray | None) -> None:
-    """surface.npz for a user function of 1 or 2 variables: what the figures need from f,
+    """surface.npz for a problem of 1 or 2 variables that is user code (``problem.function``,
+    or a problem registered by a module in ``imports``): what the figures need from f,
     sampled now, so that plotting never imports the user's code. Built-in problems and
     expressions are rebuilt safely at plotting time instead."""
-    if resolved.problem.source != "user function" or resolved.problem.dim > SURFACE_MAX_DIM:
+    cfg = resolved.config
+    user_code = isinstance(cfg.problem, FunctionProblem) or bool(cfg.imports)
+    if not user_code or resolved.problem.dim > SURFACE_MAX_DIM:
         return
     box = resolved.config.analysis.box
     assert box is not None

@@ -3,7 +3,9 @@ single driver loop. See docs/architecture.md for how to add a method or a line s
 
 from ._api import BatchSolve, OptimizationError, gradient_descent, minimize, minimize_batch, newton
 from ._base import Solver, StepInfo
+from ._bfgs import BFGS
 from ._descent import Descent, DescentSolver, Direction, LineSearchSolver, steepest_direction
+from ._gradient_descent import GradientDescent
 from ._linesearch import (
     Backtracking,
     LineSearch,
@@ -13,6 +15,9 @@ from ._linesearch import (
     line_search_names,
     register_line_search,
 )
+from ._newton import Newton
+from ._newton_cg import NewtonCG
+from ._optax import Optax
 from ._registry import (
     METHODS,
     Method,
@@ -26,11 +31,6 @@ from ._registry import (
 )
 from ._result import Result, Trajectory
 from ._status import Status
-from ._bfgs import BFGS
-from ._gradient_descent import GradientDescent
-from ._newton import Newton
-from ._newton_cg import NewtonCG
-from ._optax import Optax
 from ._trust_region import TrustRegion
 
 __all__ = [

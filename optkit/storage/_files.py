@@ -32,8 +32,6 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .._text import one_line
-
 #: version of the run-directory format; readers refuse directories with a newer one
 FORMAT_VERSION = 1
 INCOMPLETE = "INCOMPLETE"
