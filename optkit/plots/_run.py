@@ -205,28 +205,33 @@ def _saved_taylor(run: RunRecord) -> tuple[np.ndarray, float, np.ndarray, np.nda
 
 
 def _labels(run: RunRecord, problem: Any, dim: int) -> Labels:
-    config, summary = run.config, run.summary
-    spec = config.get("problem") or {}
-    if "expression" in spec:  # shown, not parsed: ** → ^ and * → · read better in a title
-        name = "f = " + str(spec["expression"]).replace("**", "^").replace("*", "·")
+    """Titles and axis names from the typed run config (a problem shown as it was given)."""
+    from ..config import ExpressionProblem, FunctionProblem, NamedProblem
+
+    config = run.run_config
+    spec = config.problem
+    variables: tuple[str, ...] = tuple(getattr(problem, "variables", ()) or ())
+    if isinstance(spec, ExpressionProblem):  # shown, not parsed: ** → ^, * → · read better
+        name = "f = " + spec.expression.replace("**", "^").replace("*", "·")
+        variables = tuple(spec.variables)
     else:
-        function = str(spec.get("function") or "")
-        if function:  # saved absolute: the file's name is enough for a title
-            module, _, attribute = function.rpartition(":")
-            function = f"{Path(module).name}:{attribute}"
-        name = str(spec.get("name") or function or getattr(problem, "name", "f"))
-        if dim > 2 or "dim" in spec:
+        if isinstance(spec, FunctionProblem):  # saved absolute: the file's name is enough
+            module, _, attribute = spec.function.rpartition(":")
+            name = f"{Path(module).name}:{attribute}" if module else spec.function
+        else:
+            name = spec.name
+        if dim > 2 or isinstance(spec, FunctionProblem) or (
+                isinstance(spec, NamedProblem) and "dim" in spec.params):
             name += f" (n = {dim})"
-    solver = dict(config.get("solver") or {})
-    method = str(solver.pop("method", summary.get("method", "")))
-    options = ", ".join(f"{k}={solver[k]}" for k in TITLE_OPTIONS if k in solver)
-    if summary.get("command") == "critical":
-        method, options = "critical-point search", ""
-    variables = tuple(spec.get("variables") or getattr(problem, "variables", ()) or ())
+    options = config.solver.options
+    shown = ", ".join(f"{k}={options[k]}" for k in TITLE_OPTIONS if k in options)
+    method = config.solver.method
+    if run.command == "critical":
+        method, shown = "critical-point search", ""
     return Labels(
         problem=name,
-        solver=f"{method} ({options})" if options else method,
-        precision=str(config.get("precision", summary.get("precision", ""))),
+        solver=f"{method} ({shown})" if shown else method,
+        precision=config.precision,
         variables=variables,
     )
 

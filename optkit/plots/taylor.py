@@ -23,7 +23,7 @@ def taylor_model(
     """q(x) = f(x₀) + ∇f(x₀)·(x − x₀) [+ ½ (x − x₀)ᵀ ∇²f(x₀) (x − x₀) when order = 2]: the
     model of :func:`optkit.taylor` (the one Taylor implementation), jitted for plotting grids."""
     model = taylor(fun, jnp.asarray(x0, dtype=jnp.float64), order=order)
-    return jax.jit(model)
+    return jax.jit(lambda x: model(x))  # the model holds arrays: not a hashable jit key
 
 
 def quadratic_model(x0: Any, value: float, gradient: Any, hessian: Any) -> Callable[[Any], Any]:
