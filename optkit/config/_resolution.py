@@ -207,7 +207,8 @@ def build_problem(spec: NamedProblem | ExpressionProblem | FunctionProblem | dic
         if not allow_user_code:
             raise ConfigError([f"{key}: {spec.function!r} is user code, which is not imported "
                                "here (only optkit run, critical and validate import it)"])
-        return registry.from_function(absolute_spec(spec.function, base_dir), spec.dim)
+        return registry.from_function(absolute_spec(spec.function, base_dir), spec.dim,
+                                      base_dir=base_dir)
     except ConfigError:
         raise
     except Exception as err:  # user code (problem.function) may raise anything at import

@@ -33,6 +33,10 @@ REGISTRY: dict[str, Callable[..., Problem]] = {
 }
 
 
+#: the problems optkit itself ships (plots rebuild only these and expressions)
+BUILT_IN: frozenset[str] = frozenset(REGISTRY)
+
+
 def register(name: str, factory: Callable[..., Problem], *, replace: bool = False) -> None:
     """Make ``factory(**params) -> Problem`` available as ``get(name, **params)`` and as YAML
     ``problem: {name: NAME, ...params}`` (its keyword parameters are the problem's

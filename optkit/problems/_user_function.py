@@ -149,6 +149,7 @@ def from_function(
     lower: float = -2.0,
     upper: float = 2.0,
     start: Sequence[float] | None = None,
+    base_dir: str | os.PathLike[str] | None = None,
 ) -> Problem:
     """A :class:`Problem` from the user's function ``fn(x) -> scalar`` of a flat vector of
     ``dim`` floats, named "package.module:fn" or "path/to/file.py:fn".
@@ -179,7 +180,7 @@ def from_function(
         if point.shape != (dim,) or not np.all(np.isfinite(point)):
             raise ValueError(f"function {spec!r}: start must be a list of {dim} finite "
                              f"numbers, got {start!r}")
-    fun = load_function(spec)
+    fun = load_function(spec, base_dir)
     probe = jax.ShapeDtypeStruct((dim,), jnp.result_type(float))
     try:
         out = jax.eval_shape(fun, probe)

@@ -26,7 +26,16 @@ import numpy as np
 from rich.console import Console
 
 from .. import storage
-from ..config import ConfigError, FunctionProblem, Resolved, RunConfig, resolve, resolve_file
+from ..config import (
+    ConfigError,
+    FunctionProblem,
+    NamedProblem,
+    Resolved,
+    RunConfig,
+    resolve,
+    resolve_file,
+)
+from ..problems._registry import BUILT_IN
 from ..solvers import BatchSolve
 from ._devices import compilation_cache, select_devices
 from ._report import RunProgress, progress_display, render_points, render_summary
@@ -265,7 +274,8 @@ def _write_surface(path: Path, resolved: Resolved, taylor_at: np.ndarray | None)
     sampled now, so that plotting never imports the user's code. Built-in problems and
     expressions are rebuilt safely at plotting time instead."""
     cfg = resolved.config
-    user_code = isinstance(cfg.problem, FunctionProblem) or bool(cfg.imports)
+    user_code = isinstance(cfg.problem, FunctionProblem) or (
+        isinstance(cfg.problem, NamedProblem) and cfg.problem.name not in BUILT_IN)
     if not user_code or resolved.problem.dim > SURFACE_MAX_DIM:
         return
     box = resolved.config.analysis.box

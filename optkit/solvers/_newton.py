@@ -14,10 +14,10 @@ such steps a thousandfold), the ``regularization`` picks the step:
 * ``"none"``: the textbook step d = −H⁻¹∇f, which is drawn to maxima and saddles as much as
   to minima (use it with ``line_search="none"`` to find any critical point).
 
-Where H has an eigenvalue below −tol (the tolerance of ``classify``: max(√ε‖H‖, 10√‖∇f‖)),
-the solve does not report convergence, and once ‖∇f‖ ≤ ``escape_below`` (default ε^(1/3))
-the
-step is given a component of length at least ``escape_length`` along the most negative
+Where H has an eigenvalue below −tol (``analysis.classify.eigenvalue_tol``: max(√ε‖H‖,
+10√‖∇f‖), the cheap per-step form of the classification's tolerance), the solve does not
+report convergence, and once ‖∇f‖ ≤ ``escape_below`` (default ε^(1/3)) the step is given a
+component of length at least ``escape_length`` along the most negative
 eigenvector (pointing downhill), so that a start exactly on a saddle, where ∇f = 0, still
 leaves it. Only then: elsewhere the saddle-free step already moves downhill along negative
 curvature in proportion to ∇f, and a forced unit step would throw small variables into
@@ -118,6 +118,8 @@ class Newton(LineSearchSolver):
         escape_length: minimum length of the component along the most negative eigenvector
             once ‖∇f‖ ≤ escape_below (default ε^(1/3)) at a point of negative curvature
             (the line search shortens it as needed).
+        escape_below: the gradient norm below which that escape step is forced (None:
+            ε^(1/3) of the dtype).
     """
 
     tuned_backtracking = Backtracking(num_candidates=2)
