@@ -239,7 +239,7 @@ def _solve(resolved: Resolved, devices: list[jax.Device], dtype: np.dtype,
     with jax.default_device(devices[0]):
         status(f"compiling the solve of {len(x0s)} start(s)")
         t0 = time.perf_counter()
-        solve = BatchSolve(fun, x0s, cfg.solver.method, **keywords)
+        solve = BatchSolve(fun, x0s, cfg.solver.method, devices=devices, **keywords)
         compile_seconds = solve.compile()
         t1 = time.perf_counter()
         status(f"solving {len(x0s)} start(s) with {cfg.solver.method}")

@@ -151,22 +151,34 @@ def gradient_descent(fun: Callable[[Any], jax.Array], x0: Any, **kw: Any) -> Res
     return minimize(fun, x0, method="gradient_descent", **kw)
 
 
-def _shard_leading_axis(x0s: Any) -> tuple[Any, int]:
-    """Spread the starts over all local devices (padding with copies of the first start)."""
-    devices = jax.local_devices()
-    n = jax.tree_util.tree_leaves(x0s)[0].shape[0]
-    if len(devices) == 1:
-        return x0s, n
-    pad = (-n) % len(devices)
+def _starts_sharding(devices: list[jax.Device] | None) -> jax.sharding.NamedSharding | None:
+    """Leading (starts) axis split over ``devices`` (default: all local devices); None for
+    one device."""
+    devices = list(devices) if devices is not None else jax.local_devices()
+    if len(devices) <= 1:
+        return None
     mesh = jax.sharding.Mesh(np.asarray(devices), ("starts",))
-    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("starts"))
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("starts"))
+
+
+def _shard_leading_axis(x0s: Any, devices: list[jax.Device] | None = None
+                        ) -> tuple[Any, int, jax.sharding.NamedSharding | None]:
+    """Spread the starts over the devices, padding with copies of the first start to a
+    multiple of their number. Returns the placed starts, the real count and the sharding."""
+    n = jax.tree_util.tree_leaves(x0s)[0].shape[0]
+    sharding = _starts_sharding(devices)
+    if sharding is None:
+        if devices:
+            x0s = jax.device_put(x0s, devices[0])
+        return x0s, n, None
+    pad = (-n) % sharding.mesh.size
 
     def place(a: jax.Array) -> jax.Array:
         if pad:
             a = jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)])
         return jax.device_put(a, sharding)
 
-    return jax.tree_util.tree_map(place, x0s), n
+    return jax.tree_util.tree_map(place, x0s), n, sharding
 
 
 def _chunk_size(chunk_size: int | None, num_starts: int) -> int | None:
@@ -214,7 +226,7 @@ def minimize_batch(
     if kw.get("max_steps") is None:  # by method name: "lbfgs" becomes an Optax object below
         kw["max_steps"] = default_max_steps(method)
     solver = make_solver(method, **{k: kw.pop(k) for k in list(kw) if k not in _MINIMIZE_KW})
-    x0s, n = _shard_leading_axis(x0s)
+    x0s, n, _ = _shard_leading_axis(x0s)
     chunk = _chunk_size(chunk_size, n)
     result = _batch_program(_hashable(fun), solver, chunk, tuple(sorted(kw.items())))(x0s)
     if jax.tree_util.tree_leaves(x0s)[0].shape[0] != n:
@@ -236,10 +248,15 @@ class BatchSolve:
     is called after every chunk with the step count reached and the number of starts still
     running. ``compile()`` compiles the three programs (start, advance, finish) ahead of time
     and returns the seconds it took, so compile and solve time can be reported apart.
+
+    The starts are split over ``devices`` (default: every local device), padded to a multiple
+    of their number with copies of the first start; the padding never reaches the result.
+    Every array of the carry keeps that split from program to program.
     """
 
     def __init__(self, fun: Callable[[Any], jax.Array], x0s: Any,
-                 method: str | Solver = "newton", **kw: Any) -> None:
+                 method: str | Solver = "newton", *,
+                 devices: list[jax.Device] | None = None, **kw: Any) -> None:
         x0s = as_start(x0s)
         first = jax.tree_util.tree_map(lambda a: a[0], x0s)
         flat0, unravel = flatten(first)
@@ -257,10 +274,14 @@ class BatchSolve:
             record=bool(kw.get("record", False)),
         )
         flat_starts = jax.vmap(lambda x0: flatten(x0)[0])(x0s)
-        self._starts, self._n = _shard_leading_axis(flat_starts)
-        self._start = jax.jit(jax.vmap(loop.start))
-        self._advance = jax.jit(jax.vmap(loop.advance, in_axes=(0, None)))
-        self._finish = jax.jit(jax.vmap(lambda c: loop.finish(c, classify, unravel)))
+        self._starts, self._n, split = _shard_leading_axis(flat_starts, devices)
+        # every carry leaf has the starts axis first: one sharding for all of them
+        pinned: dict[str, Any] = {} if split is None else {"out_shardings": split}
+        self._start = jax.jit(jax.vmap(loop.start), **pinned)
+        self._advance = jax.jit(jax.vmap(loop.advance, in_axes=(0, None)), **(
+            {} if split is None else {"in_shardings": (split, None), "out_shardings": split}))
+        self._finish = jax.jit(jax.vmap(lambda c: loop.finish(c, classify, unravel)),
+                               **({} if split is None else {"in_shardings": (split,)}))
 
     def compile(self) -> float:
         t0 = time.perf_counter()
