@@ -58,6 +58,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._sharding import shard_starts
 from .classify import CriticalPoint, classify_spectrum, eigenvalue_tol
 
 Array = jax.Array
@@ -390,6 +391,7 @@ def find_critical_points(
     polish_steps: int = 50,
     non_isolated: str = "merge",
     dtype: Any = None,
+    devices: Sequence[jax.Device] | None = None,
 ) -> list[CriticalPoint]:
     """Every distinct critical point (∇f(x) = 0) of ``fun`` in the box [lower, upper].
 
@@ -413,6 +415,8 @@ def find_critical_points(
             critical points.
         dtype: floating dtype of the search (default: that of lower/upper; Python floats give
             float64 when x64 is on).
+        devices: the starts are split over these (default: every local device); the result
+            does not depend on how many there are.
 
     Returns:
         list of CriticalPoint (unbatched; ``x`` shaped like ``lower``), sorted by value.
@@ -431,6 +435,8 @@ def find_critical_points(
 
     flat_fun = _flat(fun, shape)
     starts = jnp.asarray(_starts(lo, hi, int(num_starts), seed), dtype)
+    # NaN padding rows end non-finite (filtered) and are skipped by the reductions over starts
+    placed, count, _ = shard_starts(starts, devices, pad_with_nan=True)
     box = (jnp.asarray(lo, dtype), jnp.asarray(hi, dtype))
     gtol = jnp.asarray(np.nan if grad_tol is None else grad_tol, dtype)
 
@@ -439,7 +445,10 @@ def find_critical_points(
                        jnp.asarray(polish, jnp.int32))
         return jax.tree_util.tree_map(np.asarray, _classify_ends(ends, gtol))
 
-    out = search(starts, max_steps, polish_steps)
+    out = search(placed, max_steps, polish_steps)
+    out = {k: (jax.tree_util.tree_map(lambda a: a[:count], v) if k in ("points", "newton_norm",
+                                                                        "null_dir") else v)
+           for k, v in out.items()}
     points: CriticalPoint = out["points"]
     x, value, gnorm = points.x, points.value, points.grad_norm
     grad_tol = float(out["grad_tol"])

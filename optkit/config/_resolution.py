@@ -125,10 +125,24 @@ def resolve(
         analysis = sections.get("analysis")
         if isinstance(analysis, AnalysisConfig) and analysis.box is not None:
             problems += _check_box(analysis.box, problem.dim, "analysis.box")
+    if parsed is not None:
+        problems += _check_devices(parsed)
     if problems:
         raise ConfigError(problems)
     assert parsed is not None and problem is not None
     return _fill_defaults(parsed, problem, base)
+
+
+def _check_devices(config: RunConfig) -> list[str]:
+    """The requested platform and devices exist here (``optkit validate`` says so before a
+    run would fail)."""
+    from .._devices import DeviceError, select_devices
+
+    try:
+        select_devices(config.device, config.devices)
+    except DeviceError as err:
+        return [str(err)]
+    return []
 
 
 def _move_stop_keys(data: dict[str, Any]) -> list[str]:

@@ -203,6 +203,8 @@ class RunConfig(_Section):
     stop: StopConfig = Field(default_factory=StopConfig)
     precision: Literal["float32", "float64"] = "float64"
     device: Literal["auto", "cpu", "gpu", "tpu"] = "auto"
+    devices: Literal["all"] | Annotated[int, Field(ge=1)] | list[
+        Annotated[int, Field(ge=0)]] = "all"
     record: RecordConfig = Field(default_factory=RecordConfig)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)

@@ -5,7 +5,7 @@ summary and critical-point records, ``_report`` shows progress and tables, ``_de
 picks devices and JAX's compilation cache.
 """
 
-from ._devices import available_platforms, compilation_cache, select_devices
+from .._devices import available_platforms, compilation_cache, select_devices
 from ._report import render_points, render_summary, show
 from ._run import MAX_TRAJECTORY_BYTES, RunError, run, run_critical
 from ._summary import MERGE_FRACTION, PER_START_LIMIT

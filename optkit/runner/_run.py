@@ -26,6 +26,7 @@ import numpy as np
 from rich.console import Console
 
 from .. import storage
+from .._devices import compilation_cache, select_devices
 from ..config import (
     ConfigError,
     FunctionProblem,
@@ -37,7 +38,6 @@ from ..config import (
 )
 from ..problems._registry import BUILT_IN
 from ..solvers import BatchSolve
-from ._devices import compilation_cache, select_devices
 from ._report import RunProgress, progress_display, render_points, render_summary
 from ._summary import (
     distinct_critical_points,
@@ -82,7 +82,7 @@ def run(
     started = time.perf_counter()
     resolved = _resolve(config, overrides, out)
     cfg = resolved.config
-    devices = select_devices(cfg.device)
+    devices = select_devices(cfg.device, cfg.devices)
     dtype = _dtype(cfg.precision)
     _check_trajectory_size(resolved, dtype)
     console = Console()
@@ -140,7 +140,7 @@ def run_critical(
     started = time.perf_counter()
     resolved = _resolve(config, overrides, out)
     cfg = resolved.config
-    devices = select_devices(cfg.device)
+    devices = select_devices(cfg.device, cfg.devices)
     dtype = _dtype(cfg.precision)
     console = Console()
     box = cfg.analysis.box
@@ -155,7 +155,7 @@ def run_critical(
             t0 = time.perf_counter()
             found = find_critical_points(_typed(resolved.flat_fun, dtype), lower, upper,
                                          num_starts=cfg.analysis.num_starts,
-                                         seed=cfg.analysis.seed)
+                                         seed=cfg.analysis.seed, devices=devices)
             seconds = time.perf_counter() - t0
         points = [point_dict(cp) for cp in found]
         mark_known(points, resolved)

@@ -1,15 +1,15 @@
-"""Device choice for runs, and JAX's persistent compilation cache."""
+"""Device choice for runs (``device`` and ``devices`` in a config), and JAX's persistent
+compilation cache. Shared by the config (which checks availability during validation) and the
+runner (which places the starts)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import jax
-
-from ..config import ConfigError
 
 #: best first, the order JAX itself prefers for its default backend
 _PREFERENCE = ("tpu", "gpu", "cpu")
@@ -29,21 +29,45 @@ def available_platforms() -> dict[str, list[jax.Device]]:
     return found
 
 
-def select_devices(request: str) -> list[jax.Device]:
-    """The local devices of the requested platform: ``auto`` picks the best available
-    (TPU, then GPU, then CPU); ``cpu``/``gpu``/``tpu`` must exist.
+class DeviceError(ValueError):
+    """A device request this machine cannot meet; the message names the config key."""
+
+
+def select_devices(request: str = "auto", devices: str | int | Sequence[int] = "all"
+                   ) -> list[jax.Device]:
+    """The local devices a run uses.
+
+    ``request`` picks the platform: ``auto`` the best available (TPU, then GPU, then CPU);
+    ``cpu``/``gpu``/``tpu`` must exist. ``devices`` picks among that platform's local devices:
+    ``"all"``, a count N (the first N) or a list of device ids.
 
     Raises:
-        ConfigError: naming ``device`` when the platform is not available.
+        DeviceError: naming ``device`` or ``devices`` when the request cannot be met.
     """
     found = available_platforms()
     if request == "auto":
-        return next(iter(found.values()))
-    if request not in found:
+        platform, local = next(iter(found.items()))
+    elif request in found:
+        platform, local = request, found[request]
+    else:
         have = ", ".join(found) or "none"
-        raise ConfigError([f"device: {request!r} requested but JAX finds no {request.upper()} "
-                           f"here (available: {have}); use device=auto or device=cpu"])
-    return found[request]
+        raise DeviceError(f"device: {request!r} requested but JAX finds no {request.upper()} "
+                          f"here (available: {have}); use device=auto or device=cpu")
+    if devices == "all":
+        return local
+    if isinstance(devices, int) and not isinstance(devices, bool):
+        if devices > len(local):
+            raise DeviceError(f"devices: {devices} requested but this process has "
+                              f"{len(local)} {platform} device(s)")
+        return local[:devices]
+    by_id = {d.id: d for d in local}
+    missing = [i for i in devices if i not in by_id]
+    if missing:
+        raise DeviceError(f"devices: no {platform} device with id {missing[0]} here (ids: "
+                          f"{', '.join(str(i) for i in by_id)})")
+    if len(set(devices)) != len(devices):
+        raise DeviceError(f"devices: ids repeat in {list(devices)}")
+    return [by_id[i] for i in devices]
 
 
 def default_cache_dir() -> Path | None:
