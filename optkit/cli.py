@@ -43,6 +43,10 @@ OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Parent directo
                                              "directory (default: output.dir of the config).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run directory.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
+DistributedOpt = Annotated[bool, typer.Option(
+    "--distributed", help="Join JAX's multi-controller runtime: every process solves its block "
+    "of the starts, process 0 writes the run directory (also OPTKIT_DISTRIBUTED=1; see the "
+    "README, Scaling out).")]
 ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress",
                                            help="Show a spinner while compiling and solving.")]
 
@@ -77,6 +81,15 @@ def _guard(debug: bool, action: Callable[[], T]) -> T:
     raise _fail(message, code) from None
 
 
+def _join_runtime(debug: bool, distributed: bool) -> None:
+    """``--distributed`` (or OPTKIT_DISTRIBUTED=1): join JAX's multi-controller runtime
+    before anything touches a device."""
+    from .runner import _distributed
+
+    if distributed or _distributed.requested():
+        _guard(debug, _distributed.initialize)
+
+
 def _message(err: BaseException) -> str:
     text = str(err).strip()
     if not text:
@@ -97,15 +110,17 @@ def run(
     out: OutOpt = None,
     quiet: QuietOpt = False,
     progress: ProgressOpt = True,
+    distributed: DistributedOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Solve every start of CONFIG as one compiled program and write a run directory
     (config.yaml, summary.json, trajectories.npz, critical_points.json)."""
     from .runner import run as run_config
 
+    _join_runtime(debug, distributed)
     path = _guard(debug, lambda: run_config(config, overrides or [], out=out, quiet=quiet,
                                             progress=progress))
-    if quiet:
+    if quiet and path is not None:
         typer.echo(str(path))
 
 
@@ -179,6 +194,7 @@ def critical(
     out: OutOpt = None,
     quiet: QuietOpt = False,
     progress: ProgressOpt = True,
+    distributed: DistributedOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Critical-point atlas of CONFIG's problem: every critical point found in analysis.box
@@ -186,9 +202,10 @@ def critical(
     critical_points.json into a new run directory."""
     from .runner import run_critical
 
+    _join_runtime(debug, distributed)
     path = _guard(debug, lambda: run_critical(config, overrides or [], out=out, quiet=quiet,
                                               progress=progress))
-    if quiet:
+    if quiet and path is not None:
         typer.echo(str(path))
 
 

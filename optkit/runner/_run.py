@@ -38,6 +38,7 @@ from ..config import (
 )
 from ..problems._registry import BUILT_IN
 from ..solvers import BatchSolve
+from ._distributed import gather, is_lead, local_block
 from ._report import RunProgress, progress_display, render_points, render_summary
 from ._summary import (
     distinct_critical_points,
@@ -65,8 +66,12 @@ def run(
     out: str | os.PathLike[str] | None = None,
     quiet: bool = False,
     progress: bool = True,
-) -> Path:
+) -> Path | None:
     """Run a config and write its run directory; return the directory's path.
+
+    Under JAX's multi-controller runtime (``jax.process_count() > 1``) every process solves
+    its block of the starts; process 0 writes the directory and returns its path, the others
+    return None.
 
     Args:
         config: a YAML file, a dict with the same content, or a :class:`RunConfig`.
@@ -87,10 +92,13 @@ def run(
     _check_trajectory_size(resolved, dtype)
     console = Console()
 
-    with _run_directory(cfg, cfg.name or "run", "run") as path:
+    lead = is_lead()
+    with _run_directory(cfg, cfg.name or "run", "run", lead) as path:
         with compilation_cache() as cache_dir, \
-                progress_display(console, enabled=progress and not quiet) as status:
+                progress_display(console, enabled=progress and not quiet and lead) as status:
             outcome = _solve(resolved, devices, dtype, status)
+        if path is None:  # another process writes the run directory
+            return None
         arrays = storage.trajectory_arrays(outcome["result"], outcome["x0s"], outcome["value0"],
                                            outcome["grad_norm0"], cfg.record.trajectory)
         points = distinct_critical_points(arrays, resolved) if "kind" in arrays else None
@@ -110,9 +118,14 @@ def run(
 
 
 @contextmanager
-def _run_directory(cfg: RunConfig, name: str, what: str) -> Iterator[Path]:
+def _run_directory(cfg: RunConfig, name: str, what: str, lead: bool = True
+                   ) -> Iterator[Path | None]:
     """A new run directory holding the resolved config; marked complete when the block
-    finishes, left marked incomplete (and reported as a RunError) when it fails."""
+    finishes, left marked incomplete (and reported as a RunError) when it fails. Only the
+    lead process of a distributed run makes one (the others get None)."""
+    if not lead:
+        yield None
+        return
     path = storage.create_run_dir(cfg.output.dir, name)
     storage.write_yaml(path / storage.CONFIG_FILE, cfg.to_data())
     try:
@@ -131,7 +144,7 @@ def run_critical(
     out: str | os.PathLike[str] | None = None,
     quiet: bool = False,
     progress: bool = True,
-) -> Path:
+) -> Path | None:
     """The critical-point atlas of a config's problem (``optkit critical``): every critical
     point that ``find_critical_points`` finds in ``analysis.box`` (default: the problem's
     box), written as ``critical_points.json`` into a new run directory."""
@@ -139,6 +152,8 @@ def run_critical(
 
     started = time.perf_counter()
     resolved = _resolve(config, overrides, out)
+    if not is_lead():  # a distributed job searches on process 0 alone
+        return None
     cfg = resolved.config
     devices = select_devices(cfg.device, cfg.devices)
     dtype = _dtype(cfg.precision)
@@ -230,7 +245,8 @@ def _solve(resolved: Resolved, devices: list[jax.Device], dtype: np.dtype,
            status: RunProgress) -> dict[str, Any]:
     cfg = resolved.config
     fun = _typed(resolved.flat_fun, dtype)
-    x0s = np.asarray(resolved.starts, dtype)
+    all_starts = np.asarray(resolved.starts, dtype)
+    x0s = local_block(all_starts) if jax.process_count() > 1 else all_starts
     stop, record = cfg.stop, cfg.record.trajectory
     keywords = dict(grad_tol=stop.grad_tol, x_tol=stop.x_tol, f_tol=stop.f_tol,
                     max_steps=stop.max_steps, record=record, classify=cfg.analysis.classify,
@@ -250,7 +266,9 @@ def _solve(resolved: Resolved, devices: list[jax.Device], dtype: np.dtype,
         t2 = time.perf_counter()
         value0, grad0 = jax.vmap(jax.value_and_grad(fun))(jnp.asarray(x0s))
     result, value0, grad0 = jax.device_get((result, value0, grad0))
-    return {"result": result, "x0s": x0s, "value0": value0,
+    if jax.process_count() > 1:
+        result, value0, grad0 = gather((result, value0, grad0), len(all_starts))
+    return {"result": result, "x0s": all_starts, "value0": value0,
             "grad_norm0": np.linalg.norm(grad0, axis=-1),
             "trace_seconds": (t1 - t0) - compile_seconds, "compile_seconds": compile_seconds,
             "solve_seconds": t2 - t1}
