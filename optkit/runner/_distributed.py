@@ -13,7 +13,10 @@ On CPU the gloo collectives are switched on (JAX's CPU backend has no others).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import jax
@@ -77,5 +80,19 @@ def gather(tree: Any, count: int) -> Any:
     """The blocks of every process, in process order, trimmed to the ``count`` real starts."""
     from jax.experimental import multihost_utils
 
-    gathered = multihost_utils.process_allgather(tree, tiled=True)
+    with _stdout_to_stderr():  # gloo announces its connections on stdout: keep that clean
+        gathered = multihost_utils.process_allgather(tree, tiled=True)
     return jax.tree_util.tree_map(lambda a: np.asarray(a)[:count], gathered)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """File descriptor 1 points at stderr within the block (for C++ code that prints)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
