@@ -90,6 +90,7 @@ def run(
     devices = select_devices(cfg.device, cfg.devices)
     dtype = _dtype(cfg.precision)
     _check_trajectory_size(resolved, dtype)
+    _check_device_memory(resolved, devices, dtype)
     console = Console()
 
     lead = is_lead()
@@ -134,6 +135,9 @@ def _run_directory(cfg: RunConfig, name: str, what: str, lead: bool = True
         raise
     except Exception as err:
         reason = " ".join(str(err).split()) or type(err).__name__
+        if "RESOURCE_EXHAUSTED" in reason:  # XLA's out-of-memory, whatever the device
+            reason = ("the batch does not fit in device memory; use fewer starts, more "
+                      "devices, record.trajectory=false or a lower stop.max_steps")
         raise RunError(f"{what} failed: {reason} (incomplete run directory: {path})") from err
     storage.mark_complete(path)
 
@@ -227,6 +231,44 @@ def _check_trajectory_size(resolved: Resolved, dtype: np.dtype) -> None:
             f"record.trajectory: {starts} starts x {cfg.stop.max_steps + 1} steps would record "
             f"{size / 2**30:.1f} GiB (limit {MAX_TRAJECTORY_BYTES / 2**30:.0f} GiB); set "
             "record.trajectory=false or lower stop.max_steps"])
+
+
+#: the carry may take at most this fraction of a device's memory (the step's temporaries, the
+#: compiled program and the gathered result need the rest)
+MEMORY_FRACTION = 0.4
+
+
+def device_memory(device: jax.Device) -> int | None:
+    """Bytes of memory a device can give a program: the accelerator's limit, or the host's
+    physical memory for a CPU device (None where neither is known)."""
+    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+    if stats and stats.get("bytes_limit"):
+        return int(stats["bytes_limit"])
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_device_memory(resolved: Resolved, devices: list[jax.Device], dtype: np.dtype) -> None:
+    """Refuse, before compiling, a batch whose carry (every start's solver state, counters
+    and trajectory buffers, split over the devices) would not fit in device memory."""
+    cfg = resolved.config
+    stop = cfg.stop
+    probe = BatchSolve(_typed(resolved.flat_fun, dtype), np.asarray(resolved.starts[:1], dtype),
+                       cfg.solver.method, devices=devices[:1], grad_tol=stop.grad_tol,
+                       max_steps=stop.max_steps, record=cfg.record.trajectory,
+                       **cfg.solver.options)
+    starts = len(resolved.starts)
+    per_device = probe.carry_bytes() * -(-starts // (len(devices) * jax.process_count()))
+    limit = device_memory(devices[0])
+    if limit is not None and per_device > MEMORY_FRACTION * limit:
+        raise ConfigError([
+            f"start: {starts} starts need about {per_device / 2**30:.2f} GiB of "
+            f"{devices[0].platform} memory per device for the solve's state, more than "
+            f"{MEMORY_FRACTION:.0%} of the {limit / 2**30:.1f} GiB a device has; use fewer "
+            "starts, more devices (devices: all), record.trajectory=false or a lower "
+            "stop.max_steps"])
 
 
 def _typed(fun: Any, dtype: np.dtype) -> Any:

@@ -256,6 +256,14 @@ class BatchSolve:
         self._finish = jax.jit(jax.vmap(lambda c: loop.finish(c, classify, unravel)),
                                **({} if split is None else {"in_shardings": (split,)}))
 
+    def carry_bytes(self) -> int:
+        """Bytes of the loop's carry for the whole batch (solver state, counters, trajectory
+        buffers): what stays in device memory for the length of the solve, found by tracing
+        the start program (nothing is computed)."""
+        shapes = jax.eval_shape(self._start, self._starts)
+        return sum(int(np.prod(a.shape)) * np.dtype(a.dtype).itemsize
+                   for a in jax.tree_util.tree_leaves(shapes))
+
     def compile(self) -> float:
         t0 = time.perf_counter()
         carry_shape = jax.eval_shape(self._start, self._starts)
