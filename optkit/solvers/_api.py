@@ -28,12 +28,24 @@ class OptimizationError(RuntimeError):
     """Raised by ``minimize(..., throw=True)`` when a solve does not converge."""
 
 
+def flat_objective(fun: Callable[[Any], jax.Array],
+                   unravel: Callable[[jax.Array], Any]) -> Callable[[jax.Array], jax.Array]:
+    """f of the flat vector z, its value in z's dtype: the dtype rule of every solve is that
+    results come in the dtype of x0, so float64 constants inside a function of float32
+    parameters do not turn the solve into a mixed-precision one (the value is rounded to
+    float32; derivatives w.r.t. float32 parameters already are float32)."""
+    def objective(z: jax.Array) -> jax.Array:
+        return jnp.asarray(fun(unravel(z))).astype(z.dtype)
+
+    return objective
+
+
 @functools.partial(
     jax.jit, static_argnames=("fun", "solver", "max_steps", "record", "classify", "unravel")
 )
 def _solve_jit(fun, solver, x0_flat, grad_tol, x_tol, f_tol, max_steps, record, classify,
                unravel):
-    return solve_flat(lambda z: fun(unravel(z)), x0_flat, solver, grad_tol=grad_tol,
+    return solve_flat(flat_objective(fun, unravel), x0_flat, solver, grad_tol=grad_tol,
                       x_tol=x_tol, f_tol=f_tol, max_steps=max_steps, record=record,
                       classify=classify, unravel=unravel)
 
@@ -238,7 +250,7 @@ class BatchSolve:
         grad_tol, self.max_steps, classify = _defaults(
             method, flat0, kw.get("grad_tol"), kw.get("max_steps"), kw.get("classify"))
         loop = Loop(
-            fun=lambda z: fun(unravel(z)),
+            fun=flat_objective(fun, unravel),
             solver=solver,
             grad_tol=grad_tol,
             x_tol=kw.get("x_tol", 0.0),
