@@ -6,6 +6,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from .._names import check_new_entry
 from .._text import suggestion
 from . import _chapter, _classics, _landscapes
 from ._problem import Problem
@@ -41,12 +42,7 @@ def register(name: str, factory: Callable[..., Problem], *, replace: bool = Fals
     """Make ``factory(**params) -> Problem`` available as ``get(name, **params)`` and as YAML
     ``problem: {name: NAME, ...params}`` (its keyword parameters are the problem's
     parameters)."""
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"problem name must be an identifier, got {name!r}")
-    if not callable(factory):
-        raise TypeError(f"problem {name!r}: factory must be callable, got {factory!r}")
-    if name in REGISTRY and not replace:
-        raise ValueError(f"problem {name!r} is already registered (pass replace=True)")
+    check_new_entry("problem", name, factory, REGISTRY, replace)
     REGISTRY[name] = factory
 
 

@@ -37,6 +37,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from .._names import check_new_entry
+
 Array = jax.Array
 
 
@@ -227,10 +229,7 @@ def register_line_search(name: str, factory: Callable[[], LineSearch], *,
                          replace: bool = False) -> None:
     """Make ``name`` usable wherever a line search is named (``line_search="name"`` in
     ``minimize`` and in YAML). ``factory()`` returns the instance to use."""
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"line-search name must be an identifier, got {name!r}")
-    if name in LINE_SEARCHES and not replace:
-        raise ValueError(f"line search {name!r} is already registered (pass replace=True)")
+    check_new_entry("line search", name, factory, LINE_SEARCHES, replace)
     LINE_SEARCHES[name] = factory
 
 

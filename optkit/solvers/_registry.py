@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import optax
 
+from .._names import check_new_entry
 from .._text import suggestion
 from ._base import Solver
 from ._bfgs import BFGS
@@ -154,12 +155,7 @@ def register_method(
     Returns:
         The registered :class:`Method`.
     """
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"method name must be an identifier, got {name!r}")
-    if not callable(factory):
-        raise TypeError(f"method {name!r}: factory must be callable, got {factory!r}")
-    if name in METHODS and not replace:
-        raise ValueError(f"method {name!r} is already registered (pass replace=True)")
+    check_new_entry("method", name, factory, METHODS, replace)
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 0:
         raise ValueError(f"method {name!r}: max_steps must be a non-negative integer")
     summary = summary or (inspect.getdoc(factory) or "").split("\n")[0]
