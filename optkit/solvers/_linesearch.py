@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 
 from .._names import check_new_entry
+from .._text import suggestion
 
 Array = jax.Array
 
@@ -249,8 +250,6 @@ def as_line_search(spec: str | LineSearch | None, backtracking: LineSearch | Non
         if spec in ("backtracking", "armijo") and backtracking is not None:
             return backtracking
         return LINE_SEARCHES[spec]()
-    from .._text import suggestion
-
     hint = suggestion(str(spec), list(LINE_SEARCHES))
     raise ValueError(f"unknown line_search {spec!r}{hint}; expected one of "
                      f"{', '.join(line_search_names())} or a LineSearch object")
