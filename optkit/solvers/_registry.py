@@ -14,6 +14,7 @@ function that registers methods when called).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import re
 from collections.abc import Callable
@@ -120,10 +121,20 @@ def _lbfgs(memory_size: int = 10, max_linesearch_steps: int = 30) -> Solver:
         memory_size: number of (s, y) pairs kept for the inverse-Hessian estimate.
         max_linesearch_steps: trials of the zoom line search per step.
     """
+    return _lbfgs_solver(memory_size, max_linesearch_steps)
+
+
+@functools.lru_cache(maxsize=16)
+def _lbfgs_solver(memory_size: int, max_linesearch_steps: int) -> Solver:
+    # one object per option set: Optax solvers compare by identity, so a fresh one per call
+    # would recompile the solve every time. Each search starts from t = 1 ("one"), as
+    # optax.lbfgs's own default does: "keep" took 170 steps where "one" takes 38 on extended
+    # Rosenbrock (shared/perf-notes.md).
     return Optax(
         optax.lbfgs(
             memory_size=memory_size,
-            linesearch=optax.scale_by_zoom_linesearch(max_linesearch_steps=max_linesearch_steps),
+            linesearch=optax.scale_by_zoom_linesearch(
+                max_linesearch_steps=max_linesearch_steps, initial_guess_strategy="one"),
         )
     )
 
