@@ -85,8 +85,11 @@ DESCRIPTIONS: dict[str, str] = {
     "stop.max_steps": "Cap on accepted steps (MAX_STEPS when reached).",
     "precision": "Floating-point type of the solve and of the saved arrays.",
     "device": "Where to solve: `auto` picks TPU, then GPU, then CPU; `cpu`, `gpu`, `tpu` "
-              "must be available (an error otherwise). `optkit run` shares the starts over "
-              "all local devices of that platform.",
+              "must be available (an error otherwise, also from `optkit validate`).",
+    "devices": "Which of that platform's local devices share the starts: `all`, a count N "
+               "(the first N) or a list of device ids. The batch is padded to a multiple of "
+               "the device count; the results are those of one device. Under `--distributed` "
+               "this is per process.",
     "record": "What is kept of each solve.",
     "record.trajectory": "Keep every iterate in trajectories.npz; `false` keeps the start and "
                          "the end point only.",
