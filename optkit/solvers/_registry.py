@@ -216,7 +216,35 @@ def make_solver(method: str | Solver | optax.GradientTransformation, **options: 
             raise TypeError(f"options {sorted(options)} given with a solver object; "
                             "set them on the solver instead")
         return method
-    return get_method(method).make(**options)
+    spec = get_method(method)
+    accepted = spec.options()
+    takes_any = any(p.kind is p.VAR_KEYWORD
+                    for p in inspect.signature(spec.factory).parameters.values())
+    for key in options:
+        if key not in accepted and not takes_any:
+            raise TypeError(unknown_option(key, method, accepted))
+    return spec.make(**options)
+
+
+#: scipy.optimize.minimize's names for what minimize calls otherwise
+SCIPY_NAMES = {"maxiter": "max_steps", "tol": "grad_tol", "gtol": "grad_tol",
+               "xtol": "x_tol", "ftol": "f_tol", "options": "keyword arguments"}
+#: keywords of minimize itself (not options of a method)
+MINIMIZE_KEYWORDS = ("grad_tol", "x_tol", "f_tol", "max_steps", "record", "classify", "throw")
+
+
+def unknown_option(key: str, method: str, accepted: Any) -> str:
+    """One line for an option ``method`` does not take, with the nearest name."""
+    if key in SCIPY_NAMES:
+        hint = f" (scipy's {key!r} is {SCIPY_NAMES[key]!r} here)"
+    elif key in ("jac", "hess", "hessp"):
+        hint = " (derivatives come from JAX's autodiff; pass only the function)"
+    elif key == "callback":
+        hint = " (per-step callbacks are not supported; use record=True for the trajectory)"
+    else:
+        hint = suggestion(key, [*accepted, *MINIMIZE_KEYWORDS])
+    names = ", ".join([*accepted, *MINIMIZE_KEYWORDS])
+    return f"unknown option {key!r} for method {method!r}{hint}; it takes {names}"
 
 
 def default_max_steps(method: str | Solver | optax.GradientTransformation) -> int:

@@ -114,3 +114,15 @@ def test_presets_are_plain_frozen_dataclasses():
         newton.regularization = "eigen"  # type: ignore[misc]
     with pytest.raises(ValueError, match="unknown line_search 'wolf'"):
         optkit.BFGS(line_search="wolf")
+
+
+@pytest.mark.parametrize(("keyword", "hint"), [
+    ("maxiter", "scipy's 'maxiter' is 'max_steps' here"),
+    ("tol", "scipy's 'tol' is 'grad_tol' here"),
+    ("jac", "derivatives come from JAX's autodiff"),
+    ("regularisation", "did you mean 'regularization'"),
+])
+def test_unknown_keywords_of_minimize_name_the_right_one(keyword, hint):
+    with pytest.raises(TypeError, match=f"unknown option '{keyword}' for method 'newton'") as err:
+        optkit.minimize(quadratic, jnp.asarray([1.0, 1.0]), **{keyword: 1})
+    assert hint in str(err.value)
