@@ -8,6 +8,7 @@ built, no user module imported), the arrays with ``numpy.load(allow_pickle=False
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+from pydantic import ValidationError
 
 from .._text import one_line
 from ._files import (
@@ -36,8 +38,6 @@ class RunRecord:
     Attributes:
         path: the directory.
         config: the resolved config (``config.yaml``) as a dict.
-        run_config: the same, validated against the schema (an ``optkit.config.RunConfig``;
-            nothing resolved or imported).
         summary: ``summary.json`` as a dict.
         trajectories: the arrays of ``trajectories.npz`` (empty for ``optkit critical``).
         critical_points: the points of ``critical_points.json`` (dicts with ``x``, ``value``,
@@ -47,11 +47,24 @@ class RunRecord:
 
     path: Path
     config: dict[str, Any]
-    run_config: Any
     summary: dict[str, Any]
     trajectories: dict[str, np.ndarray]
     critical_points: list[dict[str, Any]] | None
     surface: dict[str, np.ndarray] | None = None
+
+    @functools.cached_property
+    def run_config(self) -> Any:
+        """``config`` validated against the schema: an ``optkit.config.RunConfig`` (nothing
+        resolved, nothing imported). ``RunDirError`` if config.yaml is not a valid config."""
+        from ..config import RunConfig
+        from ..config._errors import format_validation_errors
+
+        try:
+            return RunConfig.model_validate(self.config)
+        except ValidationError as err:
+            line = format_validation_errors(err)[0]
+            raise RunDirError(f"{self.path / CONFIG_FILE}: not a valid run config "
+                              f"({line})") from None
 
     @property
     def command(self) -> str:
@@ -89,9 +102,6 @@ def load_run(path: str | os.PathLike[str]) -> RunRecord:
         RunDirError: the path is missing, not a run directory, marked ``INCOMPLETE``, written
             by a newer optkit (``format_version`` above :data:`FORMAT_VERSION`) or damaged.
     """
-    from ..config import ConfigError, RunConfig
-    from ..config._errors import format_validation_errors
-
     path = Path(path)
     if not path.exists():
         raise RunDirError(f"{path}: no such run directory")
@@ -113,12 +123,6 @@ def load_run(path: str | os.PathLike[str]) -> RunRecord:
         raise RunDirError(f"{path}: run directory format_version {version} is newer than this "
                           f"optkit reads ({FORMAT_VERSION}); upgrade optkit")
     config = _read_yaml(path / CONFIG_FILE)
-    try:
-        run_config = RunConfig.model_validate(config)
-    except Exception as err:  # pydantic's ValidationError, or a ConfigError
-        lines = (format_validation_errors(err) if not isinstance(err, ConfigError)
-                 and hasattr(err, "errors") else [one_line(err)])
-        raise RunDirError(f"{path / CONFIG_FILE}: not a valid run config ({lines[0]})") from None
     trajectories = _read_npz(path / TRAJECTORIES_FILE) or {}
     critical_points = None
     cp_path = path / CRITICAL_POINTS_FILE
@@ -127,7 +131,7 @@ def load_run(path: str | os.PathLike[str]) -> RunRecord:
         if not isinstance(data, dict) or not isinstance(data.get("points"), list):
             raise RunDirError(f"{cp_path}: expected an object with a 'points' list")
         critical_points = data["points"]
-    return RunRecord(path=path, config=config, run_config=run_config, summary=summary,
+    return RunRecord(path=path, config=config, summary=summary,
                      trajectories=trajectories, critical_points=critical_points,
                      surface=_read_npz(path / SURFACE_FILE))
 
