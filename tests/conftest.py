@@ -1,78 +1,25 @@
-"""Test functions shared by the core test modules, with their critical points in closed form.
-
-The critical points of Himmelblau's function have no closed form; they are refined here by
-Newton's method on the hand-written gradient and Hessian (numpy only, independent of optkit)
-from the published four-digit coordinates, and checked to ‖∇f‖ ≤ 1e-12.
-"""
+"""Fixtures and hooks for the whole suite; shared helper functions live in tests/helpers.py."""
 
 from __future__ import annotations
 
-import functools
+import os
+from collections.abc import Iterator
 
-import jax.numpy as jnp
-import numpy as np
+import pytest
 
-import optkit  # noqa: F401  (enables float64 before any array below is made)
-
-
-def rosenbrock(x):
-    """(1 − x)² + 100 (y − x²)²: one minimum, (1, 1), in a curved valley."""
-    return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+import optkit  # noqa: F401  (enables float64 before any test module makes an array)
 
 
-def himmelblau(x):
-    """(x² + y − 11)² + (x + y² − 7)²: 4 minima (f = 0), 4 saddles, 1 maximum."""
-    return (x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2
-
-
-def quartic_saddle(x):
-    """x⁴/4 − x²/2 + y²/2: saddle at (0, 0), minima at (±1, 0) with f = −1/4."""
-    return x[0] ** 4 / 4 - x[0] ** 2 / 2 + x[1] ** 2 / 2
-
-
-def mexican_hat(x):
-    """−r² + r⁴/4 with r² = x² + y²: maximum at 0, a ring of minima r² = 2 with f = −1."""
-    r2 = jnp.sum(x**2)
-    return -r2 + r2**2 / 4
-
-
-def himmelblau_grad(p: np.ndarray) -> np.ndarray:
-    x, y = p
-    a, b = x * x + y - 11, x + y * y - 7
-    return np.array([4 * x * a + 2 * b, 2 * a + 4 * y * b])
-
-
-def himmelblau_hessian(p: np.ndarray) -> np.ndarray:
-    x, y = p
-    a, b = x * x + y - 11, x + y * y - 7
-    return np.array([[4 * a + 8 * x * x + 2, 4 * (x + y)], [4 * (x + y), 4 * b + 8 * y * y + 2]])
-
-
-_HIMMELBLAU_APPROX = {
-    "minimum": [(3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848126)],
-    "saddle": [(0.086678, 2.884255), (-3.073026, -0.081353), (3.385154, 0.073852),
-               (-0.127961, -1.953715)],
-    "maximum": [(-0.270845, -0.923039)],
-}
-
-
-@functools.cache
-def himmelblau_points() -> dict[str, np.ndarray]:
-    """Himmelblau's 9 critical points by kind, each refined to ‖∇f‖ ≤ 1e-12."""
-    points = {}
-    for kind, approx in _HIMMELBLAU_APPROX.items():
-        refined = []
-        for p in approx:
-            p = np.array(p, dtype=np.float64)
-            for _ in range(20):
-                p = p - np.linalg.solve(himmelblau_hessian(p), himmelblau_grad(p))
-            assert np.linalg.norm(himmelblau_grad(p)) <= 1e-12, (kind, p)
-            refined.append(p)
-        points[kind] = np.array(refined)
-    return points
-
-
-def distance_to_nearest(x: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """For each row of x [..., n], the distance to the nearest row of points [m, n]."""
-    x = np.asarray(x)
-    return np.min(np.linalg.norm(x[..., None, :] - points, axis=-1), axis=-1)
+@pytest.fixture(scope="session", autouse=True)
+def _private_compilation_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Runs (optkit.run, ``optkit run``) use JAX's persistent compilation cache at
+    $OPTKIT_CACHE_DIR, by default the user's ~/.cache/optkit/jax. The suite gets a fresh one
+    of its own, so it neither writes to the user's cache nor passes because of what an earlier
+    run left there. (One per xdist worker: workers never share cache files.)"""
+    saved = os.environ.get("OPTKIT_CACHE_DIR")
+    os.environ["OPTKIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("jax-cache"))
+    yield
+    if saved is None:
+        os.environ.pop("OPTKIT_CACHE_DIR", None)
+    else:
+        os.environ["OPTKIT_CACHE_DIR"] = saved

@@ -6,10 +6,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import himmelblau, himmelblau_hessian, himmelblau_points
 
 import optkit
 from optkit import Kind
+from tests.helpers import himmelblau, himmelblau_hessian, himmelblau_points
 
 # one compiled program per function (classify is traceable; the function is static)
 classify = jax.jit(optkit.classify, static_argnums=0)

@@ -201,6 +201,7 @@ def atlas(name: str, seed: int = 0) -> list:
     return find_critical_points(jax_function(name), lower, upper, num_starts=128, seed=seed)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(ATLAS))
 def test_atlas_matches_exact_critical_points(name):
     _, _, lower, _ = ATLAS[name]
@@ -243,6 +244,7 @@ def test_quartic_1d_vector_box_and_values():
     assert [float(p.value) for p in found] == pytest.approx([-32.0, -5.0, 0.0], abs=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["coupled_quartic", "three_d", "sin_cos", "himmelblau"])
 def test_other_seeds_find_the_same_atlas(name):
     """Other starts; the same function and shapes reuse the compiled program."""
@@ -313,6 +315,7 @@ def test_tail_with_vanishing_gradient_is_not_a_critical_point():
     assert [float(p.x[0]) for p in found] == pytest.approx([-2**-0.5, 2**-0.5], abs=1e-12)
 
 
+@pytest.mark.slow
 def test_degenerate_points_are_degenerate_by_classify_too():
     """The polished points pass classify's own default test (the kind is not only ours)."""
     for name in ("x2y_plus_xy2", "monkey_saddle", "quartic_bowl"):

@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 
 import optkit
 from optkit.cli import app
-from optkit.rundir import INCOMPLETE, load_run
+from optkit.storage import INCOMPLETE, load_run
+from tests.helpers import CONFIGS
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 ROSENBROCK_START = (-1.2, 1.0)
 
 
@@ -72,6 +72,7 @@ def error_lines(result) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_newton_config_writes_the_documented_run_directory(newton_run):
     path, stdout = newton_run
     assert path.name.endswith("-rosenbrock-newton")
@@ -115,6 +116,7 @@ def test_newton_config_writes_the_documented_run_directory(newton_run):
     assert arrays["aux_min_eigenvalue"].shape == (1, steps + 1)
 
 
+@pytest.mark.slow
 def test_newton_run_is_shown_and_loaded_back(newton_run, cli):
     path, _ = newton_run
     result = cli("show", path)
@@ -131,6 +133,7 @@ def test_newton_run_is_shown_and_loaded_back(newton_run, cli):
     assert run.critical_points[0]["known"] == "minimum"
 
 
+@pytest.mark.slow
 def test_resaved_config_reproduces_the_run(newton_run, cli, tmp_path):
     path, _ = newton_run
     result = cli("run", path / "config.yaml", "--out", tmp_path / "again", "--quiet")
@@ -141,6 +144,7 @@ def test_resaved_config_reproduces_the_run(newton_run, cli, tmp_path):
     assert again.config == first.config | {"output": {"dir": str(tmp_path / "again")}}
 
 
+@pytest.mark.slow
 def test_max_steps_override_stops_early(cli, tmp_path):
     result = cli("run", CONFIGS / "newton.yaml", "stop.max_steps=2", "--out", tmp_path, "-q")
     assert result.exit_code == 0, result.output
@@ -152,6 +156,7 @@ def test_max_steps_override_stops_early(cli, tmp_path):
     assert run.config["stop"]["max_steps"] == 2
 
 
+@pytest.mark.slow
 def test_quiet_prints_only_the_run_directory(cli, tmp_path):
     result = cli("run", CONFIGS / "newton.yaml", "stop.max_steps=2", "--out", tmp_path,
                  "--quiet")
@@ -201,6 +206,7 @@ def test_injected_expression_is_refused_and_runs_nothing(cli, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_expression_problem_runs(cli, tmp_path):
     expression = "problem={expression: 'log(exp(x) + exp(y))', variables: [x, y]}"
     # solver.method=... alone keeps newton.yaml's Newton-only options: refused, naming them
@@ -265,6 +271,7 @@ def test_show_refuses_an_incomplete_directory(cli, tmp_path):
     assert "broken" in line and "incomplete" in line
 
 
+@pytest.mark.slow
 def test_critical_command_writes_the_atlas(cli, tmp_path):
     result = cli("critical", CONFIGS / "quartic.yaml", "analysis.num_starts=32", "--out",
                  tmp_path)
@@ -299,12 +306,10 @@ def test_a_trajectory_too_large_to_record_is_refused_before_compiling(cli, tmp_p
 
 
 def test_a_failing_solve_exits_1_and_debug_shows_the_traceback(cli, tmp_path, monkeypatch):
-    import optkit.runner
-
     def broken(*args, **kwargs):
         raise RuntimeError("solver exploded")
 
-    monkeypatch.setattr(optkit.runner, "BatchSolve", broken)
+    monkeypatch.setattr(optkit.BatchSolve, "run", broken)
     result = cli("run", CONFIGS / "newton.yaml", "--out", tmp_path)
     assert result.exit_code == 1
     (line,) = error_lines(result)
@@ -322,6 +327,7 @@ def test_every_command_has_help_with_an_example(cli, command):
     assert "Example" in result.stdout
 
 
+@pytest.mark.slow
 def test_installed_console_script(newton_run, cache_dir, tmp_path):
     script = shutil.which("optkit", path=str(Path(sys.executable).parent))
     if script is None:
@@ -341,24 +347,3 @@ def test_installed_console_script(newton_run, cache_dir, tmp_path):
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
-
-
-def test_chunked_run_equals_one_uninterrupted_batch():
-    # the runner solves in chunks of steps to report progress; each chunk resumes the loop's
-    # whole carry, so the result is bit for bit that of minimize_batch in one piece
-    from optkit.solvers._api import BatchSolve
-
-    def rosenbrock(x):
-        return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
-
-    starts = np.random.default_rng(3).uniform(-2, 2, (64, 2))
-    for method, kw in [("newton", {"record": True}), ("bfgs", {"max_steps": 300})]:
-        whole = optkit.minimize_batch(rosenbrock, starts, method, **kw)
-        reports: list[tuple[int, int]] = []
-        chunked = BatchSolve(rosenbrock, starts, method, **kw).run(
-            5, lambda steps, running, reports=reports: reports.append((steps, running)))
-        assert len(reports) > 2 and reports[-1][1] == 0
-        assert [s for s, _ in reports] == list(range(5, 5 * len(reports) + 1, 5))
-        for a, b in zip(jax.tree_util.tree_leaves(whole), jax.tree_util.tree_leaves(chunked),
-                        strict=True):
-            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +19,7 @@ from optkit.config import (
     parse_override,
     resolve,
 )
+from tests.helpers import CONFIGS
 
 BASE = {"problem": {"name": "rosenbrock"}, "start": {"point": [-1.2, 1.0]}}
 
@@ -118,8 +118,17 @@ def test_every_problem_is_reported_at_once():
                                   "expected one of ('eigen', 'levenberg', 'steepest', 'none')"),
     ("solver={method: gradient_descent, step_size: fast}",
      "solver.step_size: expected a number, got 'fast'"),
-    ("solver.method=adam", "solver.method: Input should be 'gradient_descent', 'newton', "
-                           "'newton_cg', 'trust_region', 'bfgs' or 'lbfgs' (got 'adam')"),
+    ("solver.method=adam", "solver.method: unknown method 'adam'; expected one of newton, "
+                           "gradient_descent, newton_cg, trust_region, bfgs, lbfgs (or a module "
+                           "in 'imports' that registers it)"),
+    ("solver.method=newtn", "solver.method: unknown method 'newtn' (did you mean 'newton'?); "
+                            "expected one of newton, gradient_descent, newton_cg, trust_region, "
+                            "bfgs, lbfgs (or a module in 'imports' that registers it)"),
+    ("solver.line_search=wolf", "solver.line_search: unknown line search 'wolf' (did you mean "
+                                "'wolfe'?); expected one of armijo, backtracking, none, wolfe"),
+    ("solver={method: trust_region, line_search: wolfe}",
+     "solver.line_search: method 'trust_region' takes no line search (its options: "
+     "initial_radius, max_radius, eta)"),
     ("stop=5", "stop: expected a mapping, got 5"),
 ])
 def test_error_lines_name_the_key(override, expected):
@@ -194,7 +203,12 @@ def test_defaults_follow_precision_and_method():
     stop = resolve(BASE, ["precision=float32", "solver.method=gradient_descent"]).config.stop
     assert stop.grad_tol == 1e-4 and stop.max_steps == 20_000
     solver = resolve(BASE, ["solver={method: gradient_descent, line_search: wolfe}"]).config
-    assert solver.solver.options == {"line_search": "wolfe", "max_linesearch_steps": 30}
+    assert solver.solver.options == {"line_search": "wolfe", "step_size": 1.0,
+                                     "initial_step": "bb"}
+    # Wolfe fits every line-search method, Newton and BFGS included
+    for method in ("newton", "bfgs", "newton_cg"):
+        options = resolve(BASE, [f"solver={{method: {method}, line_search: wolfe}}"]).config
+        assert options.solver.options["line_search"] == "wolfe"
 
 
 def test_stopping_keys_are_accepted_in_the_solver_section():
@@ -206,7 +220,7 @@ def test_stopping_keys_are_accepted_in_the_solver_section():
     # stop.max_steps (the shipped newton.yaml does); the later override wins
     config = resolve(BASE, ["stop.max_steps=40", "solver.max_steps=50"]).config
     assert config.stop.max_steps == 50
-    newton = load_config(Path(__file__).parents[1] / "configs" / "newton.yaml")
+    newton = load_config(CONFIGS / "newton.yaml")
     assert resolve(newton, ["solver.max_steps=50"]).config.stop.max_steps == 50
     # written in the file in both places, it is ambiguous
     both = {**BASE, "solver": {"method": "newton", "max_steps": 50}, "stop": {"max_steps": 40}}
@@ -216,7 +230,7 @@ def test_stopping_keys_are_accepted_in_the_solver_section():
 
 def test_method_options_follow_the_solver_signatures():
     for method in ("newton", "bfgs", "lbfgs"):
-        factory = optkit.solvers.METHODS[method]
+        factory = optkit.solvers.METHODS[method].factory
         names = set(inspect.signature(factory).parameters) - {"self"}
         assert set(method_options(method)) == names
     assert set(method_options("gradient_descent")) == {"step_size", "line_search",
@@ -279,6 +293,6 @@ def test_grid_is_the_tensor_product_with_the_last_axis_fastest():
 
 
 def test_shipped_configs_resolve(tmp_path):
-    for path in sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml")):
+    for path in sorted(CONFIGS.glob("*.yaml")):
         config = load_config(path)
         assert isinstance(config, RunConfig) and config.name

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import optkit  # noqa: F401  (float64)
-
-EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
-
-
-def load(name: str):
-    """Import experiments/<name>.py as a module (experiments/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers import load_experiment
 
 
 def test_first_order_approximation_of_log_sum_exp():
-    r = load("chapter_first_order").main(verbose=False)
+    r = load_experiment("chapter_first_order").main(verbose=False)
     assert r["value"] == pytest.approx(math.log(3), abs=1e-15)
     np.testing.assert_allclose(r["gradient"], [1 / 3, 2 / 3], atol=1e-15)
     assert r["approx"] == pytest.approx(math.log(3) + (1 / 3) * 0.01 + (2 / 3) * (-0.03),
@@ -38,13 +27,13 @@ def test_first_order_approximation_of_log_sum_exp():
 
 
 def test_first_order_prints_the_comparison(capsys):
-    load("chapter_first_order").main()
+    load_experiment("chapter_first_order").main()
     out = capsys.readouterr().out
     assert "1.081945622001" in out and "1.082124181896" in out
 
 
 def test_quartic_critical_points():
-    r = load("chapter_quartic").main(verbose=False)
+    r = load_experiment("chapter_quartic").main(verbose=False)
     points = r["points"]
     assert [p[2] for p in points] == ["minimum", "maximum", "minimum"]
     np.testing.assert_allclose([p[0] for p in points], [-1, 0, 2], atol=1e-12)
@@ -74,7 +63,7 @@ def chain_rule(w, x, y, z):
 
 
 def test_backprop_composed_function():
-    module = load("chapter_backprop")
+    module = load_experiment("chapter_backprop")
     r = module.main(verbose=False)
     f, grad = chain_rule(-1.0, 0.0, -2.0, 1.0)
     assert (f, grad) == (1024.0, [-4096.0] * 4)
@@ -90,7 +79,7 @@ def test_backprop_composed_function():
 
 def test_backprop_at_random_points_against_the_chain_rule():
     """b ≠ 0 away from the chapter's point, so every term of the chain rule counts."""
-    module = load("chapter_backprop")
+    module = load_experiment("chapter_backprop")
     rng = np.random.default_rng(0)
     for p in rng.uniform(-1, 1, size=(5, 4)):
         f, grad = chain_rule(*p)
@@ -100,7 +89,7 @@ def test_backprop_at_random_points_against_the_chain_rule():
 
 
 def test_hessian_quadratic_model():
-    r = load("chapter_hessian").main(verbose=False)
+    r = load_experiment("chapter_hessian").main(verbose=False)
     e = math.exp(-1)
     assert r["value"] == pytest.approx(-e, abs=1e-15)
     np.testing.assert_allclose(r["gradient"], [-e, 0.0], atol=1e-15)
@@ -113,16 +102,18 @@ def test_hessian_quadratic_model():
     np.testing.assert_allclose(r["true"], x * np.exp(-x**2 - y**2), atol=1e-15)
 
 
+@pytest.mark.slow
 def test_matrix_calculus_identities():
-    r = load("chapter_matrix_calculus").main(verbose=False)
+    r = load_experiment("chapter_matrix_calculus").main(verbose=False)
     assert len(r["errors"]) == 3
     for name, error in r["errors"].items():
         assert error < 1e-12, name
     assert r["two_ax_error"] > 0.1  # (A + Aᵀ)x is not 2Ax for the non-symmetric A
 
 
+@pytest.mark.slow
 def test_exercises():
-    r = load("chapter_exercises").main(verbose=False)
+    r = load_experiment("chapter_exercises").main(verbose=False)
     assert r["norm_grad_error"] < 1e-15
     # JAX at v = 0: √′(0)·0 = ∞·0 = NaN; the safe norm gives 0, inside the unit ball
     assert np.all(np.isnan(r["norm_grad_at_zero"]))

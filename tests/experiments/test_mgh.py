@@ -9,10 +9,7 @@ problems where it is robustly reachable from the standard start.
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -20,12 +17,9 @@ import numpy as np
 import pytest
 
 import optkit
+from tests.helpers import load_experiment
 
-_PATH = Path(__file__).resolve().parents[1] / "experiments" / "mgh_suite.py"
-_spec = importlib.util.spec_from_file_location("mgh_suite", _PATH)
-mgh = importlib.util.module_from_spec(_spec)
-sys.modules["mgh_suite"] = mgh
-_spec.loader.exec_module(mgh)
+mgh = load_experiment("mgh_suite")
 
 PROBLEMS = {p.name: p for p in mgh.problems()}
 
@@ -121,6 +115,7 @@ INDEPENDENT = ["freudenstein_roth", "jennrich_sampson", "bard", "gaussian", "mey
                "kowalik_osborne", "osborne1", "osborne2", "watson9", "penalty2", "chebyquad8"]
 
 
+@pytest.mark.slow
 def test_published_optima_reproduced_by_an_independent_solver():
     from scipy.optimize import least_squares
 
@@ -152,6 +147,7 @@ ROBUST_FOR_NEWTON = ["rosenbrock", "beale", "helical_valley", "jennrich_sampson"
                      "kowalik_osborne", "brown_dennis"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ROBUST_FOR_NEWTON)
 def test_newton_reaches_the_published_optimum(name):
     p = PROBLEMS[name]

@@ -101,8 +101,25 @@ def assert_real_image(path: Path) -> np.ndarray:
     image = read_png(path)
     assert image.shape[0] >= 300 and image.shape[1] >= 300, image.shape
     assert image.std() > 0.05
-    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 50
+    assert distinct_colors(image) > 50
     return image
+
+
+def distinct_colors(image: np.ndarray) -> int:
+    """The number of distinct RGB triplets, exactly as np.unique(rows, axis=0) counts them
+    (which sorts whole rows and takes a second or more per image): an 8-bit image, which is
+    what matplotlib writes, as one integer per pixel; anything else through each channel's
+    ranks."""
+    levels = np.rint(image * 255)
+    if np.array_equal((levels / 255).astype(image.dtype), image):
+        key = (levels[..., 0] * 65536 + levels[..., 1] * 256 + levels[..., 2]).astype(np.int64)
+    else:
+        key = np.zeros(image.shape[:-1], np.int64)
+        for channel in range(3):
+            values, rank = np.unique(image[..., channel], return_inverse=True)
+            assert key.max() < 2**63 // len(values)
+            key = key * len(values) + rank.reshape(key.shape)
+    return len(np.unique(key))
 
 
 def render(fig) -> tuple[np.ndarray, FigureCanvasAgg]:
@@ -128,6 +145,7 @@ def count_color(image: np.ndarray, target: str, tol: float = 0.08) -> int:
 # ------------------------------------------------------------------------- acceptance
 
 
+@pytest.mark.slow
 def test_himmelblau_run_plots_with_cli(himmelblau_run: Path) -> None:
     result = CliRunner().invoke(app, ["plot", str(himmelblau_run), "--taylor"])
     assert result.exit_code == 0, result.output
@@ -139,6 +157,7 @@ def test_himmelblau_run_plots_with_cli(himmelblau_run: Path) -> None:
         assert_real_image(path)
 
 
+@pytest.mark.slow
 def test_quartic_expression_run_plots_svg_with_cli(quartic_run: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["plot", str(quartic_run), "--format", "svg",
                                       "--out", str(tmp_path)])
@@ -154,8 +173,9 @@ def test_quartic_expression_run_plots_svg_with_cli(quartic_run: Path, tmp_path: 
 # ------------------------------------------------------------------------ 2-D contour
 
 
+@pytest.mark.slow
 def test_contour_paths_and_markers_sit_where_the_data_says(himmelblau_run: Path) -> None:
-    from optkit.rundir import load_run
+    from optkit.storage import load_run
 
     run = load_run(himmelblau_run)
     kinds = list(kind_label(run.trajectories["kind"]))
@@ -216,8 +236,9 @@ def test_log_levels_only_when_f_spans_decades() -> None:
 # ------------------------------------------------------------------------ convergence
 
 
+@pytest.mark.slow
 def test_convergence_lines_follow_the_recorded_values(himmelblau_run: Path) -> None:
-    from optkit.rundir import load_run
+    from optkit.storage import load_run
 
     run = load_run(himmelblau_run)
     paths = paths_from_arrays(run.trajectories)
@@ -237,6 +258,7 @@ def test_convergence_lines_follow_the_recorded_values(himmelblau_run: Path) -> N
     assert_real_image(path)
 
 
+@pytest.mark.slow
 def test_large_batches_are_subsampled_banded_and_fast() -> None:
     rng = np.random.default_rng(0)
     starts, steps = 10_000, 40
@@ -267,6 +289,7 @@ def test_large_batches_are_subsampled_banded_and_fast() -> None:
                                           np.finfo(float).eps))
 
 
+@pytest.mark.slow
 def test_paths_from_a_result_match_its_trajectory() -> None:
     x0s = jnp.array([[1.0, 2.0], [-3.0, 0.5]])
     res = optkit.minimize_batch(lambda z: z[0] ** 2 + 10.0 * z[1] ** 2, x0s, method="newton",
@@ -308,6 +331,7 @@ def test_one_d_critical_points_by_grid_scan() -> None:
     assert [p.kind for p in points] == ["minimum", "maximum", "minimum"]
 
 
+@pytest.mark.slow
 def test_one_d_figure_draws_f_itself(quartic_run: Path, tmp_path: Path) -> None:
     from optkit.plots._run import load_view
     from optkit.plots.one_d import function_figure
@@ -330,6 +354,7 @@ def test_one_d_figure_draws_f_itself(quartic_run: Path, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------- n > 2
 
 
+@pytest.mark.slow
 def test_projection_for_more_than_two_variables(tmp_path: Path) -> None:
     run = runner.run(ROSENBROCK_3D, out=tmp_path, quiet=True)
     written = plot_run(run)
@@ -407,6 +432,7 @@ def test_atlas_arrows_follow_the_hessian() -> None:
     assert "f = 182" in values and values.count("f = 0") == 4
 
 
+@pytest.mark.slow
 def test_critical_run_plots_its_atlas(tmp_path: Path) -> None:
     config = {"name": "camel", "problem": {"name": "six_hump_camel"},
               "analysis": {"num_starts": 256}}
@@ -419,6 +445,7 @@ def test_critical_run_plots_its_atlas(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------ errors, bytes
 
 
+@pytest.mark.slow
 def test_bad_run_directories_raise_one_line_value_errors(
     himmelblau_run: Path, quartic_run: Path, tmp_path: Path
 ) -> None:
@@ -441,6 +468,7 @@ def test_bad_run_directories_raise_one_line_value_errors(
         plot_run(quartic_run, taylor=True, out=tmp_path)
 
 
+@pytest.mark.slow
 def test_output_is_byte_stable(himmelblau_run: Path, tmp_path: Path) -> None:
     from optkit.plots._run import load_view
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import optkit
-from optkit import rundir, runner
+from optkit import runner, storage
 from optkit.config import resolve
-from optkit.rundir import INCOMPLETE, RunDirError, create_run_dir, load_run
+from optkit.storage import INCOMPLETE, RunDirError, create_run_dir, load_run
 
 # Booth: f = (x + 2y − 7)² + (2x + y − 5)², minimum f(1, 3) = 0; quadratic, so Newton lands
 # on the minimiser in one step from anywhere
@@ -55,12 +55,12 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        rundir.atomic_write(target, crash)
+        storage.atomic_write(target, crash)
     assert list(tmp_path.iterdir()) == []
 
-    rundir.write_json(target, {"a": 1})
+    storage.write_json(target, {"a": 1})
     with pytest.raises(KeyboardInterrupt):
-        rundir.atomic_write(target, crash)
+        storage.atomic_write(target, crash)
     assert json.loads(target.read_text()) == {"a": 1}  # the old file is untouched
     assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
 
@@ -72,24 +72,24 @@ def test_run_directory_names_and_marker(tmp_path):
     assert first.name == "20240506T070809Z-rosenbrock_newton_x"
     assert second.name == first.name + "-2"
     assert (first / INCOMPLETE).exists()
-    rundir.mark_complete(first)
+    storage.mark_complete(first)
     assert not (first / INCOMPLETE).exists()
 
 
 def test_json_is_strict():
     data = {"v": np.float32(1.5), "a": np.arange(3), "bad": [float("nan"), -np.inf],
             "n": np.int64(4), "p": Path("/x")}
-    assert rundir.to_jsonable(data) == {"v": 1.5, "a": [0, 1, 2], "bad": [None, None],
+    assert storage.to_jsonable(data) == {"v": 1.5, "a": [0, 1, 2], "bad": [None, None],
                                         "n": 4, "p": "/x"}
 
 
 # ------------------------------------------------------------------------------ reading
 
 
-def _fake_run(path: Path, version: int = rundir.FORMAT_VERSION) -> Path:
+def _fake_run(path: Path, version: int = storage.FORMAT_VERSION) -> Path:
     path.mkdir()
-    rundir.write_yaml(path / "config.yaml", {"name": "fake"})
-    rundir.write_json(path / "summary.json", {"format_version": version, "name": "fake"})
+    storage.write_yaml(path / "config.yaml", {"name": "fake"})
+    storage.write_json(path / "summary.json", {"format_version": version, "name": "fake"})
     return path
 
 
@@ -98,8 +98,8 @@ def test_load_run_refuses_what_is_not_a_complete_run(tmp_path):
         "missing": (tmp_path / "missing", "no such run directory"),
         "file": (tmp_path / "file.txt", "not a directory"),
         "empty": (tmp_path / "empty", "no summary.json"),
-        "newer": (_fake_run(tmp_path / "newer", rundir.FORMAT_VERSION + 1),
-                  f"format_version {rundir.FORMAT_VERSION + 1} is newer"),
+        "newer": (_fake_run(tmp_path / "newer", storage.FORMAT_VERSION + 1),
+                  f"format_version {storage.FORMAT_VERSION + 1} is newer"),
         "incomplete": (_fake_run(tmp_path / "incomplete"), "incomplete"),
     }
     (tmp_path / "file.txt").write_text("x")
@@ -121,6 +121,7 @@ def test_load_run_of_a_minimal_directory(tmp_path):
 # ------------------------------------------------------------------------------ what a run stores
 
 
+@pytest.mark.slow
 def test_float32_run_stores_float32_results(booth_run):
     run = load_run(booth_run)
     t = run.trajectories
@@ -130,6 +131,7 @@ def test_float32_run_stores_float32_results(booth_run):
     assert run.config["stop"]["grad_tol"] == pytest.approx(1e-4)
 
 
+@pytest.mark.slow
 def test_unrecorded_run_keeps_start_and_end_rows(booth_run):
     run = load_run(booth_run)
     t = run.trajectories
@@ -147,10 +149,11 @@ def test_unrecorded_run_keeps_start_and_end_rows(booth_run):
     np.testing.assert_allclose(t["eigenvalues"], np.tile([2.0, 18.0], (8, 1)), rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_summary_counts_best_and_per_start_results(booth_run):
     run = load_run(booth_run)
     s, t = run.summary, run.trajectories
-    assert s["format_version"] == rundir.FORMAT_VERSION and s["num_starts"] == 8
+    assert s["format_version"] == storage.FORMAT_VERSION and s["num_starts"] == 8
     assert s["status_counts"]["CONVERGED"] == 8 and sum(s["status_counts"].values()) == 8
     assert s["kind_counts"]["minimum"] == 8 and sum(s["kind_counts"].values()) == 8
     best = int(np.argmin(t["value_final"]))
@@ -166,21 +169,23 @@ def test_summary_counts_best_and_per_start_results(booth_run):
     assert point["kind"] == "minimum" and point["count"] == 8 and point["known"] == "minimum"
 
 
+@pytest.mark.slow
 def test_large_batches_leave_out_per_start_results(tmp_path, monkeypatch):
-    monkeypatch.setattr(runner, "PER_START_LIMIT", 4)
+    monkeypatch.setattr(runner._summary, "PER_START_LIMIT", 4)
     path = runner.run(BOOTH, out=tmp_path, quiet=True)
     assert "starts" not in load_run(path).summary
 
 
+@pytest.mark.slow
 def test_interrupted_run_is_marked_incomplete_and_refused(tmp_path, monkeypatch):
-    real_write_json = rundir.write_json
+    real_write_json = storage.write_json
 
     def interrupted(path, data):
         if path.name == "summary.json":
             raise KeyboardInterrupt
         real_write_json(path, data)
 
-    monkeypatch.setattr(rundir, "write_json", interrupted)
+    monkeypatch.setattr(storage, "write_json", interrupted)
     with pytest.raises(KeyboardInterrupt):
         runner.run(BOOTH, out=tmp_path, quiet=True)
     (path,) = tmp_path.iterdir()
@@ -192,6 +197,7 @@ def test_interrupted_run_is_marked_incomplete_and_refused(tmp_path, monkeypatch)
         load_run(path)
 
 
+@pytest.mark.slow
 def test_run_directory_name_and_parent(booth_run):
     assert re.fullmatch(r"\d{8}T\d{6}Z-booth-float32", booth_run.name)
 
@@ -210,7 +216,7 @@ def test_distinct_critical_points_merge_nearby_end_points():
         "index": np.array([0, 0, 2, 0, 0]),
         "eigenvalues": np.ones((5, 2)),
     }
-    points = runner._distinct_critical_points(arrays, resolved)
+    points = runner._summary.distinct_critical_points(arrays, resolved)
     assert [(p["kind"], p["count"]) for p in points] == [("minimum", 3), ("maximum", 1)]
     np.testing.assert_array_equal(points[0]["x"], x[4])  # the best-resolved member
     assert [p["known"] for p in points] == ["minimum", "maximum"]

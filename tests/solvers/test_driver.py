@@ -7,9 +7,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import rosenbrock
 
 import optkit
+from tests.helpers import rosenbrock
 
 Status = optkit.Status
 

@@ -13,7 +13,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import (
+
+import optkit
+from optkit.solvers import METHODS
+from optkit.solvers._trust_region import solve_subproblem
+from tests.helpers import (
     distance_to_nearest,
     himmelblau,
     himmelblau_hessian,
@@ -22,10 +26,6 @@ from conftest import (
     quartic_saddle,
     rosenbrock,
 )
-
-import optkit
-from optkit.solvers import METHODS
-from optkit.solvers.trust_region import solve_subproblem
 
 CONVERGED = optkit.Status.CONVERGED
 EPS64 = np.finfo(np.float64).eps
@@ -93,6 +93,7 @@ ARMIJO_CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(ARMIJO_CASES))
 def test_every_accepted_gradient_step_satisfies_armijo(name):
     fun, starts = ARMIJO_CASES[name]
@@ -150,8 +151,11 @@ def _newton_batch(name: str, regularization: str = "eigen"):
 
 
 @pytest.mark.parametrize("name, regularization", [
-    ("rosenbrock", "eigen"), ("quartic_saddle", "eigen"), ("himmelblau", "eigen"),
-    ("himmelblau", "levenberg"), ("himmelblau", "steepest"),
+    pytest.param("rosenbrock", "eigen", marks=pytest.mark.slow),
+    ("quartic_saddle", "eigen"),
+    pytest.param("himmelblau", "eigen", marks=pytest.mark.slow),
+    pytest.param("himmelblau", "levenberg", marks=pytest.mark.slow),
+    pytest.param("himmelblau", "steepest", marks=pytest.mark.slow),
 ])
 def test_newton_never_increases_f(name, regularization):
     res = _newton_batch(name, regularization)
@@ -173,6 +177,9 @@ def test_newton_rosenbrock_from_the_standard_start():
 
 # ---------------------------------------------------------------- saddles and maxima
 
+# the trust-region runs are separate programs of their own: in the slow part
+NEWTON_AND_TRUST_REGION = ["newton", pytest.param("trust_region", marks=pytest.mark.slow)]
+
 
 @functools.cache
 def _saddle_runs(method: str):
@@ -186,7 +193,7 @@ def _saddle_runs(method: str):
             np.asarray(res.critical_point.kind)[:2])
 
 
-@pytest.mark.parametrize("method", ["newton", "trust_region"])
+@pytest.mark.parametrize("method", NEWTON_AND_TRUST_REGION)
 def test_start_exactly_on_saddle_never_reports_a_minimum_there(method):
     x, status, kind = _saddle_runs(method)
     at_minimum = np.linalg.norm(np.abs(x[0]) - [1.0, 0.0]) < 1e-8
@@ -197,7 +204,7 @@ def test_start_exactly_on_saddle_never_reports_a_minimum_there(method):
         assert np.linalg.norm(x[0]) < 1e-8 and kind[0] == "saddle"
 
 
-@pytest.mark.parametrize("method", ["newton", "trust_region"])
+@pytest.mark.parametrize("method", NEWTON_AND_TRUST_REGION)
 def test_start_beside_saddle_ends_at_a_minimum(method):
     x, status, kind = _saddle_runs(method)
     assert status[1] == CONVERGED
@@ -205,7 +212,7 @@ def test_start_beside_saddle_ends_at_a_minimum(method):
     assert kind[1] == "minimum"
 
 
-@pytest.mark.parametrize("method", ["newton", "trust_region"])
+@pytest.mark.parametrize("method", NEWTON_AND_TRUST_REGION)
 def test_start_exactly_on_maximum_leaves_it(method):
     # f = −r² + r⁴/4: ∇f(0) = 0 and ∇²f(0) = −2I; the minima form the ring r² = 2, where
     # f = −1 and the Hessian has eigenvalues 0 (along the ring) and f''(r) = −2 + 3r² = 4
@@ -238,6 +245,7 @@ def test_newton_leaves_a_point_of_zero_hessian(regularization):
 # ----------------------------------------------------- 1,000 vmapped Himmelblau starts
 
 
+@pytest.mark.slow
 def test_himmelblau_thousand_vmapped_starts_reach_the_four_minima():
     uniform = jax.random.uniform(jax.random.PRNGKey(0), (1000, 2), jnp.float64, -5.0, 5.0)
     # two extra starts: NaN (must fail alone) and the exact minimum (3, 2), where ∇f = 0
@@ -263,6 +271,7 @@ def test_himmelblau_thousand_vmapped_starts_reach_the_four_minima():
 # ----------------------------------------------- Newton's indefinite-Hessian strategies
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("regularization", ["eigen", "levenberg", "steepest"])
 def test_newton_regularizations_leave_maximum_and_saddles(regularization):
     res = _newton_batch("himmelblau", regularization)
@@ -276,6 +285,7 @@ def test_newton_regularizations_leave_maximum_and_saddles(regularization):
     np.testing.assert_array_equal(strategy[10, 1:n_near], 0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("regularization", ["eigen", "levenberg", "steepest"])
 def test_newton_records_strategy_and_damping_that_match_the_hessian(regularization):
     res = _newton_batch("himmelblau", regularization)
@@ -349,6 +359,7 @@ def test_trust_region_subproblem_with_zero_hessian_is_the_cauchy_step():
 # ------------------------------------------------------------------ pytree parameters
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_pytree_least_squares_matches_lstsq(method):
     # ½‖XW + b − Y‖² over params {"W": (3, 2), "b": (2,)}: the normal equations of the
@@ -408,6 +419,7 @@ def quadratic10(x):
     return 0.5 * x @ _A10_J @ x - _B10_J @ x
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_every_method_converges_on_rosenbrock(method):
     kw = {"max_steps": 20_000} if method == "gradient_descent" else {}
@@ -416,6 +428,7 @@ def test_every_method_converges_on_rosenbrock(method):
     np.testing.assert_allclose(res.x, [1.0, 1.0], atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_every_method_converges_on_ill_conditioned_quadratic(method):
     res = optkit.minimize(quadratic10, jnp.zeros(10), method=method, classify=False)
