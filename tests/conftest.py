@@ -1,4 +1,12 @@
-"""Fixtures and hooks for the whole suite; shared helper functions live in tests/helpers.py."""
+"""Fixtures and hooks for the whole suite; shared helper functions live in tests/helpers.py.
+
+The suite's time is mostly XLA compilation, but it does not turn JAX's persistent compilation
+cache on for the test processes: within one run almost no program is compiled twice (a fresh
+cache for a whole run was measured to save about a second), and a cache kept from run to run
+would make a run depend on the ones before it, with entries written non-atomically by several
+xdist workers at once. Programs are shared instead by keeping functions at module level and
+caching the expensive results several tests read.
+"""
 
 from __future__ import annotations
 
