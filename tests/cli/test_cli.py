@@ -305,6 +305,7 @@ def test_a_trajectory_too_large_to_record_is_refused_before_compiling(cli, tmp_p
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_a_failing_solve_exits_1_and_debug_shows_the_traceback(cli, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("solver exploded")

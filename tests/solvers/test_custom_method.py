@@ -91,6 +91,7 @@ def test_registered_method_runs_batched_with_its_defaults(method_file):
     assert set(optkit.solvers.get_method("diagonal_newton").options()) == {"floor", "line_search"}
 
 
+@pytest.mark.slow
 def test_registered_method_runs_from_yaml_imports(method_file, tmp_path):
     config = tmp_path / "custom.yaml"
     config.write_text(textwrap.dedent(f'''
