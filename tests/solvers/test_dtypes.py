@@ -16,6 +16,7 @@ def rosenbrock_f64_constants(x):
     return (CONSTANTS[0] - x[0]) ** 2 + CONSTANTS[1] * (x[1] - x[0] ** 2) ** 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["newton", "bfgs", "gradient_descent", "lbfgs", "newton_cg",
                                     "trust_region"])
 def test_float32_start_with_float64_constants(method):

@@ -54,6 +54,7 @@ def test_lbfgs_preset_is_one_object_per_option_set():
     assert make_solver("lbfgs", memory_size=5) is not make_solver("lbfgs")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["newton", "bfgs", "newton_cg", "gradient_descent"])
 @pytest.mark.parametrize("line_search", ["backtracking", "wolfe", Wolfe(c2=0.1),
                                          Backtracking(c1=0.3)])
