@@ -227,6 +227,7 @@ def test_exact_solver_knows_the_textbook_answers():
                        (round(np.pi, 9), half), (round(np.pi, 9), -half)}
 
 
+@pytest.mark.slow
 def test_himmelblau_default_starts():
     """The issue's acceptance check: 9 points, 4 minima, 1 maximum, 4 saddles."""
     found = find_critical_points(jax_function("himmelblau"), [-5, -5], [5, 5])

@@ -357,6 +357,7 @@ def _reference(tree, x):
     return v, slope * ea + 4 * EPS * v
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(TREES)
 def test_random_expressions_agree_with_numpy(tree):
@@ -378,6 +379,7 @@ _TOKENS = ["x", "y", "1", "2.5", "e", "pi", "(", ")", "+", "-", "*", "/", "**", 
            "<", "not", "if", "else", "j", "\n", "\\", "#", "{", "}", "@", "%", "\t", "0x1"]
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.text(max_size=40), st.lists(st.sampled_from(_TOKENS), max_size=25).map(
     "".join)))

@@ -26,14 +26,17 @@ REQUIRED = {
 }
 KINDS = {"minimum", "maximum", "saddle", "degenerate"}
 
+# every problem with its defaults, then other parameters (one compiled program each: slow part)
 CASES = [(name, {}) for name in problems.names()] + [
-    ("rosenbrock", {"dim": 5}),
-    ("styblinski_tang", {"dim": 3}),
-    ("styblinski_tang", {"dim": 6}),
-    ("quadratic", {"dim": 4, "condition": 1e3}),
-    ("quadratic_form", {"A": [[1.0, 2.0], [2.0, 1.0]]}),
-    ("quadratic_form", {"A": [[1.0, 1.0], [1.0, 1.0]]}),
-    ("linear", {"beta": [0.0, 0.0, 0.0]}),
+    pytest.param(name, params, marks=pytest.mark.slow) for name, params in [
+        ("rosenbrock", {"dim": 5}),
+        ("styblinski_tang", {"dim": 3}),
+        ("styblinski_tang", {"dim": 6}),
+        ("quadratic", {"dim": 4, "condition": 1e3}),
+        ("quadratic_form", {"A": [[1.0, 2.0], [2.0, 1.0]]}),
+        ("quadratic_form", {"A": [[1.0, 1.0], [1.0, 1.0]]}),
+        ("linear", {"beta": [0.0, 0.0, 0.0]}),
+    ]
 ]
 
 

@@ -393,6 +393,7 @@ def test_pytree_least_squares_matches_lstsq(method):
 # ---------------------------------------------------------------------------- dtypes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype, grad_tol, x_err", [(jnp.float32, 1e-4, 1e-3),
                                                     (jnp.float64, 1e-8, 1e-7)])
 def test_dtype_of_x0_is_kept_and_default_tolerance_is_met(dtype, grad_tol, x_err):
