@@ -1,8 +1,9 @@
 """How we step: descent directions × line searches, presets, the method registry and the
 single driver loop. See docs/architecture.md for how to add a method or a line search."""
 
-from ._api import BatchSolve, OptimizationError, gradient_descent, minimize, minimize_batch, newton
+from ._api import OptimizationError, gradient_descent, minimize, minimize_batch, newton
 from ._base import Solver, StepInfo
+from ._batch import BatchSolve
 from ._bfgs import BFGS
 from ._descent import Descent, DescentSolver, Direction, LineSearchSolver, steepest_direction
 from ._gradient_descent import GradientDescent
