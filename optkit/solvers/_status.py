@@ -19,6 +19,9 @@ class Status(enum.IntEnum):
     SMALL_STEP = 4
     SMALL_DECREASE = 5
     DIVERGED = 6
+    ROUNDING_FLOOR = 7
+    STOPPED = 8
+    INTERRUPTED = 9
 
     def __str__(self) -> str:  # "CONVERGED", not IntEnum's "0"
         return self.name
@@ -52,4 +55,10 @@ _MESSAGES = {
         "the decrease in f fell below f_tol before the gradient tolerance was met"
     ),
     Status.DIVERGED: "the iterates diverged (|x| or |f| exceeded the divergence bound)",
+    Status.ROUNDING_FLOOR: (
+        "the gradient is at the rounding floor of f: no step can decrease f measurably, "
+        "but the gradient norm is still above grad_tol"
+    ),
+    Status.STOPPED: "a callback asked the solve to stop",
+    Status.INTERRUPTED: "the run was interrupted (a signal) before this start finished",
 }
