@@ -172,12 +172,20 @@ class BoxConfig(_Section):
 
 class AnalysisConfig(_Section):
     """``classify`` the end points from the Hessian's eigenvalues; ``box``, ``num_starts``
-    and ``seed`` are used by ``optkit critical`` (the box defaults to the problem's)."""
+    and ``seed`` are used by ``optkit critical`` (the box defaults to the problem's);
+    ``taylor_at`` by ``optkit plot --taylor``."""
 
     classify: bool = True
     box: BoxConfig | None = None
     num_starts: int = Field(default=1024, ge=1)
     seed: int = 0
+    taylor_at: Literal["best", "first"] | list[FiniteFloat] = Field(
+        default="best",
+        description="Where `optkit plot --taylor` expands f: `best` (the end point, or found "
+                    "critical point, with the lowest f), `first` (the first start) or a point "
+                    "(n numbers; a lone number in 1 variable).")
+
+    _taylor_at = field_validator("taylor_at", mode="before")(_as_list)
 
 
 class OutputConfig(_Section):
