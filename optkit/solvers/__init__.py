@@ -7,6 +7,13 @@ from ._batch import BatchSolve
 from ._bfgs import BFGS
 from ._descent import Descent, DescentSolver, Direction, LineSearchSolver, steepest_direction
 from ._gradient_descent import GradientDescent
+from ._least_squares import (
+    GaussNewton,
+    LeastSquaresResult,
+    LevenbergMarquardt,
+    SumOfSquares,
+    least_squares,
+)
 from ._linesearch import (
     Backtracking,
     LineSearch,
@@ -35,7 +42,9 @@ from ._status import Status
 from ._trust_region import TrustRegion
 
 __all__ = [
-    "BFGS", "METHODS", "Backtracking", "BatchSolve", "Descent", "DescentSolver", "Direction",
+    "BFGS", "GaussNewton", "LeastSquaresResult", "LevenbergMarquardt", "SumOfSquares",
+    "least_squares",
+    "METHODS", "Backtracking", "BatchSolve", "Descent", "DescentSolver", "Direction",
     "GradientDescent", "LineSearch", "LineSearchSolver", "Method", "Newton", "NewtonCG",
     "NoLineSearch", "OptimizationError", "Optax", "Option", "Result", "Solver", "Status",
     "StepInfo", "Trajectory", "Trial", "TrustRegion", "Wolfe", "default_grad_tol",

@@ -29,6 +29,7 @@ from .._text import suggestion
 from ._base import Solver
 from ._bfgs import BFGS
 from ._gradient_descent import GradientDescent
+from ._least_squares import GaussNewton, LevenbergMarquardt
 from ._newton import Newton
 from ._newton_cg import NewtonCG
 from ._optax import Optax
@@ -265,3 +266,7 @@ register_method("newton_cg", NewtonCG, summary="matrix-free Newton–CG (Hessian
 register_method("trust_region", TrustRegion, summary="trust-region Newton, exact subproblem")
 register_method("bfgs", BFGS, summary="BFGS quasi-Newton (dense inverse-Hessian estimate)")
 register_method("lbfgs", _lbfgs, summary="optax's L-BFGS with a zoom line search")
+register_method("gauss_newton", GaussNewton, summary="Gauss–Newton on a residual vector "
+                "(least squares only) with an Armijo line search")
+register_method("levenberg_marquardt", LevenbergMarquardt, summary="Levenberg–Marquardt on a "
+                "residual vector (least squares only), Nielsen's damping, MINPACK scaling")

@@ -1,0 +1,557 @@
+"""Nonlinear least squares: Gauss–Newton and Levenberg–Marquardt on a residual vector.
+
+The problem is  min_x f(x) = ½‖r(x)‖²,  r: ℝⁿ → ℝᵐ,  with  ∇f = Jᵀr  (J = ∂r/∂x, m × n).
+Both methods model r by its linearisation r(x + p) ≈ r + Jp, i.e. f by
+
+    L(p) = ½‖r + Jp‖² = f + gᵀp + ½ pᵀJᵀJp,
+
+a model whose Hessian JᵀJ needs only first derivatives of r.
+
+The driver minimises a scalar function (``_driver``), so these solvers run on a
+:class:`SumOfSquares`: a callable f = ½‖r‖² that also carries r. The solver keeps r and J in
+its state; every trip round the driver's loop evaluates r at one trial point, and J only where
+a trial is accepted (``num_residual_evals`` / ``num_jacobian_evals`` count both).
+
+**Jacobians by shape.** J is built from m forward-mode products (``jax.jacfwd``'s way, one JVP
+per column) when m ≥ n, and from reverse-mode products (``jax.jacrev``'s way, one VJP per
+row) when m < n, whichever needs fewer passes; r comes from the same linearisation.
+
+**Gauss–Newton** (``GaussNewton``): d minimises L (d = −J⁺r, from an SVD-based least-squares
+solve, so rank-deficient J gives the minimum-norm step), then a backtracking Armijo search
+on φ(t) = f(x + td): accept when φ(t) ≤ f + c₁·t·gᵀd, otherwise shrink t by quadratic
+interpolation to within [t/10, t/2]. On a linear residual r = Ax − b the first full step lands
+on the normal-equation solution AᵀAx = Aᵀb.
+
+**Levenberg–Marquardt** (``LevenbergMarquardt``): p solves (JᵀJ + μD²)p = −g, with Marquardt's
+scaling D² = diag(JᵀJ) kept as its running maximum over the iterations (as MINPACK's lmder
+does; a zero column counts as 1). A trial is accepted when the gain ratio
+
+    ρ = (f(x) − f(x + p)) / (L(0) − L(p)),   L(0) − L(p) = ½ pᵀ(μD²p − g),
+
+exceeds η (default 1e-4). The damping follows Nielsen's rule (Nielsen 1999; Madsen, Nielsen
+& Tingleff, "Methods for non-linear least squares problems", 2004): after an accepted step
+μ ← μ·max(⅓, 1 − (2ρ − 1)³) and ν ← 2; after a rejection μ ← μ·ν and ν ← 2ν. A rejected trial
+is one trip round the driver's loop (like a line-search trial); the next proposal reuses J.
+μ₀ = ``initial_damping`` (relative to D², i.e. τ in Nielsen's μ₀ = τ·max diag JᵀJ).
+
+**Near the solution** the decrease f(x) − f(x + p) drowns in the rounding of f when the
+residual is not zero (|Δf| ≲ ε·f). There a trial is accepted when ‖∇f‖ falls instead (J at the
+trial point is then evaluated to see it), as the trust-region solver does.
+
+**Matrix-free** above ``dense_max`` variables (default 200): nothing m × n or n × n is formed.
+Products Jv and Jᵀu come from ``jax.linearize`` and its transpose at x, and the step solves
+(JᵀJ + μD²)p = −g by conjugate gradients (CG on the normal equations, i.e. CGLS; at most
+``cg_max_steps`` iterations, to relative residual ``cg_tol``), with D = I and μ₀ =
+``initial_damping``·‖Jᵀr‖²/‖r‖² (a lower estimate of ‖J‖², the scale of JᵀJ). There each
+proposal re-linearises r at x, which is counted as a Jacobian evaluation.
+
+Statuses: GN's exhausted line search is LINE_SEARCH_FAILED; LM ends with SMALL_STEP when the
+damped step becomes negligible (‖p‖ ≤ ε(1 + ‖x‖), μ > 1e30) without a decrease.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any, ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.flatten_util import ravel_pytree
+
+from .._pytree import as_start, flatten
+from ._base import Array, FlatFun, Solver, StepInfo
+from ._driver import Loop
+from ._result import Result
+from ._status import Status
+
+#: problems with more variables than this solve matrix-free (CG on JᵀJ via JVP/VJP)
+DENSE_MAX = 200
+#: the largest damping before Levenberg–Marquardt gives up (the step is then ~ 0)
+MAX_DAMPING = 1e30
+
+
+@dataclasses.dataclass(frozen=True)
+class SumOfSquares:
+    """f(x) = ½‖r(x)‖² as a callable that keeps r: what least-squares solvers step on.
+
+    ``residual`` maps x (a flat vector, or the pytree ``unravel`` builds from one) to an array
+    or a pytree of arrays; its leaves are raveled into the residual vector. ``dtype`` (when set)
+    is the dtype f and r are returned in (the dtype rule of every solve: results come in the
+    dtype of x0). Compared and hashed by ``residual`` (and the rest), so solves of the same
+    residual function share a compiled program.
+    """
+
+    residual: Callable[[Any], Any]
+    unravel: Callable[[Array], Any] | None = None
+    dtype: Any = None
+
+    def residual_vector(self, x: Array) -> Array:
+        """r(x) as one flat vector (in ``dtype``, or x's dtype)."""
+        out = self.residual(x if self.unravel is None else self.unravel(x))
+        return ravel_pytree(out)[0].astype(self.dtype if self.dtype is not None else x.dtype)
+
+    def __call__(self, x: Array) -> Array:
+        r = self.residual_vector(x)
+        return 0.5 * jnp.sum(r * r)
+
+    def flat(self, unravel: Callable[[Array], Any], args: tuple[Any, ...] = ()
+             ) -> SumOfSquares:
+        """The same f as a function of the flat vector z that ``unravel`` maps to x, with
+        ``args`` passed after x (``residual(unravel(z), *args)``)."""
+        if self.unravel is not None:
+            raise ValueError("SumOfSquares.flat: already a function of a flat vector")
+        residual = self.residual
+        if args:
+            def residual(x: Any) -> Any:
+                return self.residual(x, *args)
+        return dataclasses.replace(self, residual=residual, unravel=unravel)
+
+    def astype(self, dtype: Any) -> SumOfSquares:
+        """The same f with its value (and r) cast to ``dtype``."""
+        return dataclasses.replace(self, dtype=np.dtype(dtype).name)
+
+
+def _residual_of(fun: FlatFun, method: str) -> Callable[[Array], Array]:
+    if not isinstance(fun, SumOfSquares):
+        raise TypeError(f"method {method!r} steps on a residual vector r, not on a scalar f: "
+                        "call optkit.least_squares(residual, x0, method=...) (YAML: "
+                        "problem.residuals)")
+    return fun.residual_vector
+
+
+def residual_and_jacobian(res: Callable[[Array], Array], x: Array) -> tuple[Array, Array]:
+    """r(x) and the dense m × n Jacobian, by forward mode when m ≥ n, reverse mode otherwise."""
+    m = jax.eval_shape(res, x).shape[0]
+    n = x.shape[0]
+    if m >= n:
+        r, jvp = jax.linearize(res, x)
+        jac = jax.vmap(jvp, out_axes=1)(jnp.eye(n, dtype=x.dtype))
+    else:
+        r, vjp = jax.vjp(res, x)
+        jac = jax.vmap(lambda u: vjp(u)[0])(jnp.eye(m, dtype=r.dtype))
+    return r, jac
+
+
+def _residual_and_gradient(res: Callable[[Array], Array], x: Array) -> tuple[Array, Array]:
+    """r(x) and g = Jᵀr by one reverse pass (matrix-free)."""
+    r, vjp = jax.vjp(res, x)
+    return r, vjp(r)[0]
+
+
+def _half_norm2(r: Array) -> Array:
+    return 0.5 * jnp.sum(r * r)
+
+
+def _decrease(r: Array, r_trial: Array) -> Array:
+    """f(x) − f(x + p) = ½ Σ (rᵢ − r̃ᵢ)(rᵢ + r̃ᵢ): without the cancellation of ½‖r‖² − ½‖r̃‖²."""
+    return 0.5 * jnp.sum((r - r_trial) * (r + r_trial))
+
+
+def _cg_normal(res: Callable[[Array], Array], x: Array, g: Array, shift: Array, diag: Array,
+               max_steps: int, tol: float) -> Array:
+    """Solve (JᵀJ + shift·diag(diag)) p = −g by conjugate gradients on JVP/VJP products."""
+    _, jvp = jax.linearize(res, x)
+    vjp = jax.linear_transpose(jvp, x)
+
+    def apply(v: Array) -> Array:
+        return vjp(jvp(v))[0] + shift * diag * v
+
+    b = -g
+    target = (tol * jnp.linalg.norm(b)) ** 2
+
+    def cond(c: tuple[Array, Array, Array, Array, Array]) -> Array:
+        _, res_k, _, rr, k = c
+        return (k < max_steps) & (rr > target)
+
+    def body(c: tuple[Array, Array, Array, Array, Array]
+             ) -> tuple[Array, Array, Array, Array, Array]:
+        p, res_k, d, rr, k = c
+        ad = apply(d)
+        dad = jnp.vdot(d, ad)
+        alpha = jnp.where(dad > 0, rr / jnp.where(dad > 0, dad, 1.0), 0.0)
+        p = p + alpha * d
+        res_k = res_k - alpha * ad
+        rr_new = jnp.vdot(res_k, res_k)
+        beta = rr_new / jnp.where(rr > 0, rr, 1.0)
+        # a direction of zero curvature ends the iteration (k jumps to the cap)
+        k = jnp.where(dad > 0, k + 1, max_steps)
+        return p, res_k, res_k + beta * d, rr_new, k
+
+    start = (jnp.zeros_like(b), b, b, jnp.vdot(b, b), jnp.int32(0))
+    return lax.while_loop(cond, body, start)[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Gauss–Newton with a backtracking line search
+
+
+class GaussNewtonState(NamedTuple):
+    x: Array
+    f: Array
+    g: Array
+    r: Array
+    jac: Array | None  # m × n (None when matrix-free)
+    d: Array  # the Gauss–Newton direction at x
+    slope: Array  # gᵀd < 0
+    t: Array  # the step length to try next
+    trials: Array  # rejected trials of the current search
+    num_residual_evals: Array
+    num_jacobian_evals: Array
+
+
+@dataclasses.dataclass(frozen=True)
+class GaussNewton(Solver):
+    """Gauss–Newton: d = argmin ‖r + Jd‖ (minimum norm), then an Armijo backtracking search
+    on ½‖r(x + td)‖² (see the module docstring for the mathematics).
+
+    Args:
+        c1: Armijo constant: accept t when f(x + td) ≤ f(x) + c1·t·∇f(x)ᵀd.
+        max_trials: rejected trials per search before the solve stops (LINE_SEARCH_FAILED).
+        dense_max: with more variables than this, solve matrix-free (CG on JᵀJ).
+        cg_max_steps: CG iterations per step in the matrix-free mode (0: n).
+        cg_tol: relative residual at which CG stops in the matrix-free mode.
+    """
+
+    c1: float = 1e-4
+    max_trials: int = 30
+    dense_max: int = DENSE_MAX
+    cg_max_steps: int = 0
+    cg_tol: float = 1e-10
+
+    aux_names = ("trials",)
+    direction_field = "d"
+    failure_status = Status.LINE_SEARCH_FAILED
+    needs_residuals: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        if not 0 < self.c1 < 1:
+            raise ValueError(f"c1 must be in (0, 1), got {self.c1}")
+        if self.max_trials < 1:
+            raise ValueError(f"max_trials must be at least 1, got {self.max_trials}")
+
+    def _direction(self, res: Callable[[Array], Array], x: Array, r: Array, jac: Array | None,
+                   g: Array) -> tuple[Array, Array]:
+        if jac is not None:
+            d = jnp.linalg.lstsq(jac, -r)[0]
+        else:
+            d = _cg_normal(res, x, g, jnp.zeros((), x.dtype), jnp.ones_like(x),
+                           self.cg_max_steps or x.size, self.cg_tol)
+        slope = jnp.vdot(g, d)
+        # a direction that is not downhill (rounding at a stationary point) becomes −g
+        bad = ~(slope < 0)
+        d = jnp.where(bad, -g, d)
+        return d, jnp.where(bad, -jnp.vdot(g, g), slope)
+
+    def _derivatives(self, res: Callable[[Array], Array], x: Array
+                     ) -> tuple[Array, Array | None, Array]:
+        if x.size <= self.dense_max:
+            r, jac = residual_and_jacobian(res, x)
+            return r, jac, jac.T @ r
+        r, g = _residual_and_gradient(res, x)
+        return r, None, g
+
+    def init(self, fun: FlatFun, x: Array) -> GaussNewtonState:
+        res = _residual_of(fun, "gauss_newton")
+        r, jac, g = self._derivatives(res, x)
+        d, slope = self._direction(res, x, r, jac, g)
+        one = jnp.int32(1)
+        return GaussNewtonState(x, _half_norm2(r), g, r, jac, d, slope, jnp.ones((), x.dtype),
+                                jnp.int32(0), one, one)
+
+    def step(self, fun: FlatFun, state: GaussNewtonState) -> tuple[GaussNewtonState, StepInfo]:
+        res = _residual_of(fun, "gauss_newton")
+        s = state
+        eps = jnp.finfo(s.x.dtype).eps
+        x_trial = s.x + s.t * s.d
+        r_trial = res(x_trial)
+        f_trial = _half_norm2(r_trial)
+        decrease = _decrease(s.r, r_trial)
+        finite = jnp.isfinite(f_trial) & jnp.all(jnp.isfinite(r_trial))
+        armijo = finite & (decrease >= -self.c1 * s.t * s.slope)
+        rounding = finite & ~armijo & (jnp.abs(decrease) <= 8 * eps * s.f)
+
+        def at_trial(_: None) -> tuple[Array, Array | None, Array]:
+            r, jac, g = self._derivatives(res, x_trial)
+            return r, jac, g
+
+        def keep(_: None) -> tuple[Array, Array | None, Array]:
+            return s.r, s.jac, s.g
+
+        evaluate = armijo | rounding
+        r_new, jac_new, g_new = lax.cond(evaluate, at_trial, keep, None)
+        accepted = armijo | (rounding & (jnp.linalg.norm(g_new) < jnp.linalg.norm(s.g)))
+
+        def accept(_: None) -> GaussNewtonState:
+            d, slope = self._direction(res, x_trial, r_new, jac_new, g_new)
+            return GaussNewtonState(x_trial, _half_norm2(r_new), g_new, r_new, jac_new, d, slope,
+                                    jnp.ones_like(s.t), jnp.int32(0), s.num_residual_evals,
+                                    s.num_jacobian_evals)
+
+        def reject(_: None) -> GaussNewtonState:
+            # minimiser of the quadratic through φ(0), φ'(0) and φ(t), kept in [t/10, t/2]
+            curvature = -decrease - s.slope * s.t
+            t_quad = -s.slope * s.t**2 / (2 * jnp.where(curvature > 0, curvature, 1.0))
+            t_quad = jnp.where((curvature > 0) & finite, t_quad, 0.5 * s.t)
+            t = jnp.clip(t_quad, 0.1 * s.t, 0.5 * s.t)
+            return s._replace(t=t, trials=s.trials + 1)
+
+        new = lax.cond(accepted, accept, reject, None)
+        new = new._replace(num_residual_evals=s.num_residual_evals + 1,
+                           num_jacobian_evals=s.num_jacobian_evals + evaluate.astype(jnp.int32))
+        failed = ~accepted & (new.trials >= self.max_trials)
+        info = StepInfo(accepted=accepted, failed=failed, step_size=s.t,
+                        aux={"trials": s.trials.astype(s.x.dtype)})
+        return new, info
+
+
+# ---------------------------------------------------------------------------------------------
+# Levenberg–Marquardt with Nielsen's damping rule and Marquardt's scaling
+
+
+class LevenbergMarquardtState(NamedTuple):
+    x: Array
+    f: Array
+    g: Array
+    r: Array
+    jac: Array | None  # m × n (None when matrix-free)
+    scale: Array  # D², the running maximum of diag(JᵀJ)
+    damping: Array  # μ
+    nu: Array  # Nielsen's growth factor of μ after a rejection
+    p: Array  # the proposed step at the current damping
+    predicted: Array  # L(0) − L(p)
+    num_residual_evals: Array
+    num_jacobian_evals: Array
+
+
+@dataclasses.dataclass(frozen=True)
+class LevenbergMarquardt(Solver):
+    """Levenberg–Marquardt: p solves (JᵀJ + μD²)p = −Jᵀr; μ follows Nielsen's rule from the gain
+    ratio ρ; D² = running max of diag(JᵀJ) (MINPACK's scaling). See the module docstring.
+
+    Args:
+        initial_damping: μ₀ relative to D² (Nielsen's τ; 1e-3 trusts the Gauss–Newton step,
+            1 is cautious).
+        eta: accept a trial when the gain ratio ρ exceeds eta.
+        dense_max: with more variables than this, solve matrix-free (CG on JᵀJ).
+        cg_max_steps: CG iterations per step in the matrix-free mode (0: n).
+        cg_tol: relative residual at which CG stops in the matrix-free mode.
+    """
+
+    initial_damping: float = 1e-3
+    eta: float = 1e-4
+    dense_max: int = DENSE_MAX
+    cg_max_steps: int = 0
+    cg_tol: float = 1e-10
+
+    aux_names = ("damping", "rho")
+    direction_field = "p"
+    failure_status = Status.SMALL_STEP
+    needs_residuals: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        if not self.initial_damping > 0:
+            raise ValueError(f"initial_damping must be positive, got {self.initial_damping}")
+        if not 0 <= self.eta < 1:
+            raise ValueError(f"eta must be in [0, 1), got {self.eta}")
+
+    def _derivatives(self, res: Callable[[Array], Array], x: Array
+                     ) -> tuple[Array, Array | None, Array, Array | None]:
+        """r, J (dense only), g = Jᵀr and diag(JᵀJ) (dense only)."""
+        if x.size <= self.dense_max:
+            r, jac = residual_and_jacobian(res, x)
+            return r, jac, jac.T @ r, jnp.sum(jac * jac, axis=0)
+        r, g = _residual_and_gradient(res, x)
+        return r, None, g, None
+
+    def _propose(self, res: Callable[[Array], Array], x: Array, r: Array, jac: Array | None,
+                 g: Array, scale: Array, damping: Array) -> tuple[Array, Array]:
+        if jac is not None:
+            n = x.size
+            # QR of [J; √μ·D] solves the damped normal equations without squaring cond(J)
+            stacked = jnp.concatenate([jac, jnp.diag(jnp.sqrt(damping * scale))], axis=0)
+            q, upper = jnp.linalg.qr(stacked)
+            rhs = -(q.T @ jnp.concatenate([r, jnp.zeros((n,), r.dtype)]))
+            p = jax.scipy.linalg.solve_triangular(upper, rhs, lower=False)
+        else:
+            p = _cg_normal(res, x, g, damping, scale, self.cg_max_steps or x.size, self.cg_tol)
+        predicted = 0.5 * (damping * jnp.vdot(p, scale * p) - jnp.vdot(g, p))
+        return p, predicted
+
+    def init(self, fun: FlatFun, x: Array) -> LevenbergMarquardtState:
+        res = _residual_of(fun, "levenberg_marquardt")
+        r, jac, g, diag = self._derivatives(res, x)
+        tiny = jnp.finfo(x.dtype).tiny
+        if diag is None:
+            scale = jnp.ones_like(x)
+            norm_r2 = jnp.vdot(r, r)
+            damping = self.initial_damping * jnp.vdot(g, g) / jnp.where(norm_r2 > 0, norm_r2, 1.0)
+            damping = jnp.maximum(damping, tiny)
+        else:
+            scale = jnp.where(diag > 0, diag, 1.0)
+            damping = jnp.asarray(self.initial_damping, x.dtype)
+        p, predicted = self._propose(res, x, r, jac, g, scale, damping)
+        one = jnp.int32(1)
+        return LevenbergMarquardtState(x, _half_norm2(r), g, r, jac, scale, damping,
+                                       jnp.asarray(2.0, x.dtype), p, predicted, one, one)
+
+    def step(self, fun: FlatFun, state: LevenbergMarquardtState
+             ) -> tuple[LevenbergMarquardtState, StepInfo]:
+        res = _residual_of(fun, "levenberg_marquardt")
+        s = state
+        eps = jnp.finfo(s.x.dtype).eps
+        x_trial = s.x + s.p
+        r_trial = res(x_trial)
+        f_trial = _half_norm2(r_trial)
+        finite = jnp.isfinite(f_trial) & jnp.all(jnp.isfinite(r_trial))
+        actual = _decrease(s.r, r_trial)
+        positive = s.predicted > 0
+        rho = jnp.where(positive & finite, actual / jnp.where(positive, s.predicted, 1.0), -1.0)
+        good = finite & positive & (rho > self.eta)
+        rounding = finite & ~good & (jnp.abs(actual) <= 8 * eps * s.f)
+
+        def at_trial(_: None) -> tuple[Array, Array | None, Array, Array | None]:
+            return self._derivatives(res, x_trial)
+
+        def keep(_: None) -> tuple[Array, Array | None, Array, Array | None]:
+            return s.r, s.jac, s.g, None if s.jac is None else s.scale
+
+        evaluate = good | rounding
+        r_new, jac_new, g_new, diag_new = lax.cond(evaluate, at_trial, keep, None)
+        accepted = good | (rounding & (jnp.linalg.norm(g_new) < jnp.linalg.norm(s.g)))
+
+        # Nielsen's rule; a step accepted on ‖∇f‖ alone leaves μ as it is
+        shrink = jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+        damping = jnp.where(good, s.damping * shrink,
+                            jnp.where(accepted, s.damping, s.damping * s.nu))
+        damping = jnp.clip(damping, eps, 2 * MAX_DAMPING)
+        nu = jnp.where(accepted, 2.0, 2.0 * s.nu)
+
+        def accept(_: None) -> LevenbergMarquardtState:
+            scale = s.scale if diag_new is None else jnp.maximum(s.scale, diag_new)
+            p, predicted = self._propose(res, x_trial, r_new, jac_new, g_new, scale, damping)
+            return LevenbergMarquardtState(x_trial, _half_norm2(r_new), g_new, r_new, jac_new,
+                                           scale, damping, nu, p, predicted,
+                                           s.num_residual_evals, s.num_jacobian_evals)
+
+        def reject(_: None) -> LevenbergMarquardtState:
+            p, predicted = self._propose(res, s.x, s.r, s.jac, s.g, s.scale, damping)
+            return s._replace(damping=damping, nu=nu, p=p, predicted=predicted)
+
+        new = lax.cond(accepted, accept, reject, None)
+        # matrix-free proposals re-linearise r at x: count them as Jacobian evaluations
+        relinearised = (~accepted).astype(jnp.int32) if s.jac is None else jnp.int32(0)
+        new = new._replace(
+            num_residual_evals=s.num_residual_evals + 1,
+            num_jacobian_evals=s.num_jacobian_evals + evaluate.astype(jnp.int32) + relinearised)
+        step_norm = jnp.linalg.norm(s.p)
+        # written so that a NaN step counts as failure too
+        small = ~(jnp.linalg.norm(new.p) > eps * (1 + jnp.linalg.norm(s.x)))
+        failed = ~accepted & (small | (damping > MAX_DAMPING))
+        info = StepInfo(accepted=accepted, failed=failed, step_size=step_norm,
+                        aux={"damping": s.damping, "rho": rho})
+        return new, info
+
+
+# ---------------------------------------------------------------------------------------------
+# the public function
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True, repr=False)
+class LeastSquaresResult(Result):
+    """A :class:`Result` of :func:`least_squares`, with f = ½‖r‖² as ``value`` and also:
+
+    ``residual``: r at ``x`` (flat, m entries); ``num_residual_evals``: evaluations of r
+    (the start, and one per trip round the loop); ``num_jacobian_evals``: evaluations of J
+    (the start and each point where a trial was accepted or checked on ‖∇f‖; in the
+    matrix-free mode each re-linearisation). For methods that are not least-squares solvers
+    (``newton``, ...) both counts are −1 (they evaluate f, ∇f and ∇²f, not r and J).
+    """
+
+    residual: Array = None  # type: ignore[assignment]
+    num_residual_evals: Array = None  # type: ignore[assignment]
+    num_jacobian_evals: Array = None  # type: ignore[assignment]
+
+
+#: the names of least_squares' own methods
+METHODS = ("gauss_newton", "levenberg_marquardt")
+
+
+@functools.partial(jax.jit, static_argnames=("residual", "solver", "max_steps", "record",
+                                             "classify", "unravel"))
+def _solve(residual: Callable[..., Any], solver: Solver, x0: Array, args: tuple[Any, ...],
+           grad_tol: Array, x_tol: Array, f_tol: Array, max_steps: int, record: bool,
+           classify: bool, unravel: Any) -> LeastSquaresResult:
+    fun = SumOfSquares(lambda x: residual(x, *args), unravel, np.dtype(x0.dtype).name)
+    loop = Loop(fun, solver, grad_tol, x_tol, f_tol, max_steps, record)
+    carry = loop.advance(loop.start(x0))
+    result = loop.finish(carry, classify, unravel)
+    state = carry.state
+    minus_one = jnp.int32(-1)
+    return LeastSquaresResult(
+        **{f.name: getattr(result, f.name) for f in dataclasses.fields(Result)},
+        residual=state.r if hasattr(state, "r") else fun.residual_vector(state.x),
+        num_residual_evals=getattr(state, "num_residual_evals", minus_one),
+        num_jacobian_evals=getattr(state, "num_jacobian_evals", minus_one),
+    )
+
+
+def least_squares(
+    residual: Callable[..., Any],
+    x0: Any,
+    method: str | Solver = "levenberg_marquardt",
+    *,
+    args: tuple[Any, ...] = (),
+    grad_tol: float | None = None,
+    x_tol: float = 0.0,
+    f_tol: float = 0.0,
+    max_steps: int | None = None,
+    record: bool = False,
+    classify: bool | None = None,
+    throw: bool = False,
+    **options: Any,
+) -> LeastSquaresResult:
+    """Minimise f(x) = ½‖r(x)‖² over x in one compiled loop, from the residual r itself.
+
+    Args:
+        residual: JAX-traceable r(x, *args) → array (or pytree of arrays; its leaves are
+            raveled into one residual vector of m entries); x is a pytree shaped like ``x0``.
+        x0: the start (pytree; dtype kept, as in :func:`optkit.minimize`).
+        method: "levenberg_marquardt" (default) or "gauss_newton" (see
+            ``optkit/solvers/_least_squares.py`` for the mathematics); a solver object
+            (``optkit.LevenbergMarquardt(initial_damping=1.0)``); or any minimize method name
+            ("newton", "bfgs", ...), which then minimises ½‖r‖² as a scalar function.
+        args: extra arguments of ``residual`` (arrays may be traced: vmap and jit over them).
+        grad_tol: stop when ‖∇f‖₂ = ‖Jᵀr‖₂ ≤ grad_tol (default 1e-8 in float64, 1e-4 in float32).
+        x_tol, f_tol, max_steps, record, classify, throw: as in :func:`optkit.minimize`
+            (classification uses the exact Hessian of ½‖r‖², not JᵀJ).
+        **options: the method's options, e.g. ``initial_damping=1.0`` or ``dense_max=0`` (always
+            matrix-free).
+
+    Returns:
+        A :class:`LeastSquaresResult`: a :class:`Result` (``value`` = ½‖r(x)‖², statuses as
+        in docs/statuses.md) plus ``residual``, ``num_residual_evals`` and
+        ``num_jacobian_evals``. Works under ``jax.vmap`` (over starts or over ``args``).
+    """
+    from ._api import OptimizationError, _defaults, _hashable, _Unraveller
+    from ._registry import make_solver
+
+    if not callable(residual):
+        raise TypeError(f"least_squares: residual must be callable, got {type(residual).__name__}")
+    if not isinstance(args, tuple):
+        raise TypeError(f"least_squares: args must be a tuple, got {type(args).__name__}")
+    solver = make_solver(method, **options)
+    x0 = as_start(x0)
+    flat, unravel = flatten(x0)
+    grad_tol, max_steps, classify = _defaults(method, flat, grad_tol, max_steps, classify)
+    result = _solve(_hashable(residual), solver, flat, args, grad_tol, x_tol, f_tol, max_steps,
+                    bool(record), classify, _Unraveller(unravel, x0))
+    if (throw and not isinstance(result.status_code, jax.core.Tracer)
+            and np.any(np.asarray(result.status_code) != Status.CONVERGED)):
+        raise OptimizationError(f"least_squares did not converge: {result.message}")
+    return result
+
