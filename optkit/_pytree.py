@@ -2,8 +2,9 @@
 
 Every place that turns a user's parameters (an array, a list of numbers, a dict of matrices)
 into one float vector and back goes through :func:`as_start` and :func:`flatten`, so the rules
-are the same everywhere: a list of numbers is one vector, integer leaves become the default
-float, and the unravelled result keeps the structure of the input.
+are the same everywhere: a list of numbers is one vector, integer leaves become the pytree's
+float dtype (JAX's default float where it has none) and are optimised, and the unravelled
+result keeps the structure of the input.
 """
 
 from __future__ import annotations
@@ -21,11 +22,31 @@ Array = jax.Array
 
 
 def as_start(x0: Any) -> Any:
-    """A list or tuple of numbers becomes one array (as scipy users expect); pytrees stay."""
+    """A list or tuple of numbers becomes one array (as scipy users expect); pytrees stay.
+
+    Dtype rule: integer leaves are promoted to the float dtype of the pytree's floating
+    leaves (the widest of them), or to JAX's default float where there are none, so that they
+    are optimised like every other parameter (``{"a": [1., 2.], "n": 3}`` optimises ``n``
+    too). Boolean and complex leaves are refused with a ``TypeError`` naming the leaf.
+    """
     leaves = jax.tree_util.tree_leaves(x0)
     if isinstance(x0, (list, tuple)) and all(np.ndim(v) == 0 for v in leaves):
         x0 = jnp.asarray(x0)
-    return jax.tree_util.tree_map(jnp.asarray, x0)
+    x0 = jax.tree_util.tree_map(jnp.asarray, x0)
+    with_paths = jax.tree_util.tree_leaves_with_path(x0)
+    floats = [leaf.dtype for _, leaf in with_paths if jnp.issubdtype(leaf.dtype, jnp.floating)]
+    for path, leaf in with_paths:
+        if leaf.dtype == jnp.bool_ or jnp.issubdtype(leaf.dtype, jnp.complexfloating):
+            kind = "boolean" if leaf.dtype == jnp.bool_ else "complex"
+            where = jax.tree_util.keystr(path) or "x0"
+            raise TypeError(f"x0{where if where != 'x0' else ''} is {kind} ({leaf.dtype}); "
+                            "parameters must be real numbers (floats, or integers, which "
+                            "are promoted to float)")
+    if len(floats) == len(with_paths):
+        return x0
+    target = jnp.result_type(*floats) if floats else jnp.result_type(float)
+    return jax.tree_util.tree_map(
+        lambda a: a if jnp.issubdtype(a.dtype, jnp.floating) else a.astype(target), x0)
 
 
 def flatten(x: Any) -> tuple[Array, Callable[[Array], Any]]:

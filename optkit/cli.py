@@ -7,9 +7,12 @@ value) with one ``error: ...`` line per problem on stderr and no traceback unles
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import sys
 import traceback
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -63,19 +66,26 @@ def _guard(debug: bool, action: Callable[[], T]) -> T:
     from .runner import RunError
 
     try:
-        return action()
+        with _warnings_as_lines():
+            return action()
     except (typer.Exit, typer.Abort):
         raise
     except KeyboardInterrupt:
         raise _fail("interrupted", 130) from None
     except RunError as err:
         error, code, message = err, 1, str(err)
-    except (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
-            PermissionError) as err:
+    except ValueError as err:
         # ConfigError and RunDirError are ValueErrors; so is every bad problem name/expression
         error, code, message = err, 2, _message(err)
+    except OSError as err:
+        error, code, message = err, _os_error_code(err), _os_error(err)
+    except (RecursionError, MemoryError) as err:
+        error, code = err, 1
+        message = ("the input is nested too deeply to process" if isinstance(err, RecursionError)
+                   else "out of memory")
     except Exception as err:
-        error, code, message = err, 1, f"{type(err).__name__}: {_message(err)}"
+        error, code = err, 1
+        message = f"unexpected failure: {_message(err)} (--debug shows where)"
     if debug:
         traceback.print_exception(error, file=sys.stderr)
     raise _fail(message, code) from None
@@ -90,10 +100,48 @@ def _join_runtime(debug: bool, distributed: bool) -> None:
         _guard(debug, _distributed.initialize)
 
 
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Every warning raised while a command runs is printed once as one ``warning: ...``
+    line on stderr (no category, file or source line)."""
+    shown: set[str] = set()
+
+    def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
+             line: Any = None) -> None:
+        text = " ".join(str(message).split())
+        if text not in shown:
+            shown.add(text)
+            typer.echo(f"warning: {text}", err=True)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
+#: OSError numbers that mean the user's path is wrong (exit 2), not that the run failed
+_BAD_PATH_ERRNOS = {errno.ENOENT, errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.EACCES,
+                    errno.EPERM, errno.ENAMETOOLONG, errno.ELOOP, errno.EROFS}
+
+
+def _os_error_code(err: OSError) -> int:
+    return 2 if err.errno in _BAD_PATH_ERRNOS else 1
+
+
+def _os_error(err: OSError) -> str:
+    """``path: reason`` for an OSError, a long path shortened to its ends."""
+    reason = err.strerror or _message(err)
+    if err.filename is None:
+        return reason
+    path = str(err.filename)
+    if len(path) > 80:
+        path = f"{path[:38]}…{path[-38:]}"
+    return f"{path}: {reason}"
+
+
 def _message(err: BaseException) -> str:
     text = str(err).strip()
     if not text:
-        return type(err).__name__
+        return "no message" if isinstance(err, Exception) else "stopped"
     # a ConfigError lists one problem per line; anything else is folded onto one line
     from .config import ConfigError
 
@@ -143,7 +191,7 @@ def validate(
     else:
         cfg = result.config
         typer.echo(f"ok: {config}: {result.problem.name} (dim {result.problem.dim}), "
-                   f"{len(result.starts)} start(s), {cfg.solver.method}, {cfg.precision}")
+                   f"{result.num_starts} start(s), {cfg.solver.method}, {cfg.precision}")
 
 
 @app.command(epilog="Example:\n\n  optkit show runs/20250101T120000Z-rosenbrock-newton")

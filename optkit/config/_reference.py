@@ -27,6 +27,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from .. import _limits
 from . import _schema
 from ._resolution import MAX_GRID_POINTS
 from ._schema import RunConfig
@@ -56,16 +57,21 @@ DESCRIPTIONS: dict[str, str] = {
                         "file's folder): a JAX-traceable `fn(x) -> scalar` of a vector of "
                         "`dim` floats. See docs/user-functions.md.",
     "problem.dim": "Number of variables of the user function; its box is [−2, 2]^dim and "
-                   "its default start 0.5 in every coordinate.",
+                   "its default start 0.5 in every coordinate. At most "
+                   f"{_limits.MAX_DIM.default:,} (`{_limits.MAX_DIM.env}`; docs/api.md, "
+                   "Limits).",
     "start": "Where the solves start: one `point`, `uniform` random starts or a `grid`.",
     "start.point": "One start, `dim` numbers (a lone number is a 1-vector).",
     "start.uniform": "Random starts drawn uniformly from a box.",
     "start.uniform.low": "Lower corner of the box; a lone number applies to every coordinate.",
     "start.uniform.high": "Upper corner of the box; a lone number applies to every coordinate.",
-    "start.uniform.count": "Number of starts.",
+    "start.uniform.count": f"Number of starts; at most {_limits.MAX_STARTS.default:,} "
+                           f"(`{_limits.MAX_STARTS.env}`), and count × dim × 8 bytes at most "
+                           f"`{_limits.MAX_ARRAY_BYTES.env}` (docs/api.md, Limits). "
+                           "`optkit validate` checks the count without drawing the starts.",
     "start.uniform.seed": "Seed of `numpy.random.default_rng`.",
     "start.grid": "Starts on a tensor grid (last coordinate varying fastest); at most "
-                  f"{MAX_GRID_POINTS:,} points.",
+                  f"{MAX_GRID_POINTS:,} points (`{_limits.MAX_STARTS.env}`).",
     "start.grid.low": "Lower end of each axis (included); a lone number applies to every axis.",
     "start.grid.high": "Upper end of each axis (included); a lone number applies to every axis.",
     "start.grid.num": "Points per axis; a lone number applies to every axis.",
@@ -82,7 +88,9 @@ DESCRIPTIONS: dict[str, str] = {
                   "only on Δx = 0.",
     "stop.f_tol": "SMALL_DECREASE when f_tol > 0 and an accepted step has "
                   "|Δf| ≤ f_tol·(1 + |f|).",
-    "stop.max_steps": "Cap on accepted steps (MAX_STEPS when reached).",
+    "stop.max_steps": "Cap on accepted steps (MAX_STEPS when reached); at most "
+                      f"{_limits.MAX_STEPS:,}: the compiled loop allows 100 trips per step "
+                      "and counts them in int32.",
     "precision": "Floating-point type of the solve and of the saved arrays.",
     "device": "Where to solve: `auto` picks TPU, then GPU, then CPU; `cpu`, `gpu`, `tpu` "
               "must be available (an error otherwise, also from `optkit validate`).",
@@ -101,10 +109,14 @@ DESCRIPTIONS: dict[str, str] = {
                     "points and to draw the figures.",
     "analysis.box.lower": "Lower corner; a lone number applies to every coordinate.",
     "analysis.box.upper": "Upper corner; a lone number applies to every coordinate.",
-    "analysis.num_starts": "Starts of the `optkit critical` search.",
+    "analysis.num_starts": "Starts of the `optkit critical` search; at most "
+                           f"{_limits.MAX_STARTS.default:,} (`{_limits.MAX_STARTS.env}`).",
     "analysis.seed": "Seed of the `optkit critical` starts.",
     "output": "Where run directories go.",
     "output.dir": "Parent folder of the run directories (`--out` overrides it).",
+    "output.checkpoint_every": "Seconds between checkpoints of the solve's state "
+                               "(`checkpoint.npz`, for `optkit resume`); 0 writes one only "
+                               "when the run is interrupted.",
 }
 
 #: keys whose resolved default depends on the problem or the method

@@ -9,6 +9,7 @@ problem found is reported at once, in one :class:`ConfigError`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import math
 import os
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from .. import _limits
 from .._text import one_line, suggestion
 from ..problems import Problem
 from ._errors import ConfigError, format_validation_errors, unknown_key
@@ -38,22 +40,32 @@ from ._schema import (
 
 #: keywords of ``minimize`` that belong in the ``record`` / ``analysis`` sections
 _MINIMIZE_KEYWORDS = {"record": "record.trajectory", "classify": "analysis.classify"}
-#: a grid start with more points than this is refused (it would not fit in memory anyway)
-MAX_GRID_POINTS = 1_000_000
+#: the default limit on starts (grid points included); ``OPTKIT_MAX_STARTS`` moves it
+MAX_GRID_POINTS = _limits.MAX_STARTS.default
 
 
 @dataclasses.dataclass(frozen=True)
 class Resolved:
     """A config ready to run: the resolved config, its problem and its starts.
 
-    ``starts`` is float64 [count, dim]: flat vectors. ``flat_fun`` is the problem's function
-    of such a flat vector (for a pytree problem it unravels the vector first).
+    ``starts`` is float64 [count, dim]: flat vectors, made when first read (``optkit
+    validate`` never makes them; their size was checked during resolution). ``num_starts``
+    is their count without making them. ``flat_fun`` is the problem's function of such a
+    flat vector (for a pytree problem it unravels the vector first).
     """
 
     config: RunConfig
     problem: Problem
-    starts: np.ndarray
     flat_fun: Callable[[Any], Any]
+
+    @functools.cached_property
+    def starts(self) -> np.ndarray:
+        assert self.config.start is not None
+        return make_starts(self.config.start)
+
+    @property
+    def num_starts(self) -> int:
+        return start_count(self.config.start)
 
 
 def load_config(
@@ -210,7 +222,7 @@ def build_problem(spec: NamedProblem | ExpressionProblem | FunctionProblem | dic
     try:
         if isinstance(spec, NamedProblem):
             key = "problem"
-            unknown = _unknown_params(spec, registry)
+            unknown = _unknown_params(spec, registry) + _too_large_params(spec)
             if unknown:
                 raise ConfigError(unknown)
             return registry.get(spec.name, **spec.params)
@@ -252,6 +264,20 @@ def _unknown_params(spec: NamedProblem, registry: Any) -> list[str]:
     return [unknown_key(f"problem.{key}", ["name", *accepted],
                          f"problem {spec.name!r} has no parameter {key!r}")
             for key in spec.params if key not in accepted]
+
+
+#: parameters of built-in problems that size an array (checked before the problem is built)
+_SIZE_PARAMETERS = ("dim", "m", "n", "rank")
+
+
+def _too_large_params(spec: NamedProblem) -> list[str]:
+    """A size parameter above ``OPTKIT_MAX_DIM`` is refused before the problem allocates its
+    start and box."""
+    limit = _limits.MAX_DIM
+    return [f"problem.{key}: {value:,} is more than the limit on variables {limit.value:,} "
+            f"({limit.knob()})"
+            for key, value in spec.params.items()
+            if key in _SIZE_PARAMETERS and isinstance(value, int) and value > limit.value]
 
 
 def _plain(value: Any) -> Any:
@@ -370,9 +396,10 @@ def _check_start(start: StartConfig | None, problem: Any) -> list[str]:
     problems += _check_vector(grid.num, dim, "start.grid.num", True)
     if not problems:
         total = math.prod(np.broadcast_to(grid.num, dim).tolist())
-        if total > MAX_GRID_POINTS:
-            problems.append(f"start.grid.num: {total} grid points, more than the limit "
-                            f"{MAX_GRID_POINTS}")
+        limit = _limits.MAX_STARTS
+        if total > limit.value:
+            problems.append(f"start.grid.num: {total:,} grid points, more than the limit on "
+                            f"starts {limit.value:,} ({limit.knob()})")
     return problems
 
 
@@ -432,7 +459,10 @@ def _fill_defaults(config: RunConfig, problem: Problem, base: Path) -> Resolved:
         return problem.fun(problem.unravel(z))
 
     is_vector = np.ndim(problem.start) == 1 and not isinstance(problem.start, (dict, list, tuple))
-    return Resolved(config=resolved, problem=problem, starts=make_starts(resolved.start),
+    problems = _check_sizes(resolved, problem)
+    if problems:
+        raise ConfigError(problems)
+    return Resolved(config=resolved, problem=problem,
                     flat_fun=problem.fun if is_vector else flat_fun)
 
 
@@ -441,6 +471,48 @@ def _full(values: list[Any] | None, fallback: np.ndarray | None, dim: int) -> li
         assert fallback is not None
         return fallback.tolist()
     return list(values) * dim if len(values) == 1 and dim != 1 else list(values)
+
+
+def start_count(start: StartConfig | None) -> int:
+    """How many starts a resolved ``start`` section makes, without making them."""
+    if start is None or start.point is not None:
+        return 1
+    if start.uniform is not None:
+        return start.uniform.count
+    assert start.grid is not None
+    return math.prod(start.grid.num)
+
+
+def _check_sizes(config: RunConfig, problem: Problem) -> list[str]:
+    """Requests whose size is known before anything is made: the starts array and, with
+    ``record.trajectory``, the recorded trajectories (starts × (max_steps + 1) rows of x and
+    six more numbers), each against ``OPTKIT_MAX_ARRAY_BYTES``."""
+    limit = _limits.MAX_ARRAY_BYTES
+    count, dim = start_count(config.start), problem.dim
+    start_key = ("start.uniform.count" if config.start is not None
+                 and config.start.uniform is not None else "start.grid.num")
+    problems = []
+    starts_bytes = count * dim * 8
+    if starts_bytes > limit.value:
+        problems.append(f"{start_key}: {count:,} starts of {dim:,} variables take "
+                        f"{_limits.size(starts_bytes)}, more than the limit "
+                        f"{_limits.size(limit.value)} ({limit.knob()})")
+    atlas = config.analysis.num_starts * dim * 8
+    if atlas > limit.value:
+        problems.append(f"analysis.num_starts: {config.analysis.num_starts:,} starts of {dim:,} "
+                        f"variables take {_limits.size(atlas)}, more than the limit "
+                        f"{_limits.size(limit.value)} ({limit.knob()})")
+    steps = config.stop.max_steps
+    if config.record.trajectory and steps is not None:
+        itemsize = np.dtype(config.precision).itemsize
+        recorded = count * (steps + 1) * (dim + 6) * itemsize
+        if recorded > limit.value:
+            problems.append(
+                f"record.trajectory: {count:,} starts x {steps + 1:,} steps of {dim:,} "
+                f"variables would record {_limits.size(recorded)}, more than the limit "
+                f"{_limits.size(limit.value)}; set record.trajectory=false, lower "
+                f"stop.max_steps or {limit.knob()}")
+    return problems
 
 
 def make_starts(start: StartConfig) -> np.ndarray:

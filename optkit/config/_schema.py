@@ -8,11 +8,14 @@ from the method registry (``optkit.solvers.METHODS``) and are checked during res
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -22,10 +25,56 @@ from pydantic import (
     model_validator,
 )
 
+from .. import _limits
+from .._limits import MAX_STEPS
+
 #: keys of the ``stop`` section, also accepted (and moved there) in ``solver``
 STOP_KEYS = ("grad_tol", "x_tol", "f_tol", "max_steps")
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def _integer(low: int, high: Callable[[], int] | None = None, why: str = "") -> BeforeValidator:
+    """A count checked before pydantic's own int parsing, so every bad value gets one message
+    in the user's terms: not an integer (``'1e21'``, 2.5, true), below ``low``, or above
+    ``high()`` (read when the value is checked: an environment variable can move it) with
+    ``why`` it is the limit."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, float) and math.isfinite(value) and value == int(value):
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("expected a whole number")
+        if value < low:  # Field(ge=low) says so, in pydantic's words like every bound
+            return value
+        if high is not None and value > high():
+            raise ValueError(f"{value:,} is more than {high():,}{why}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _max_starts() -> int:
+    return _limits.MAX_STARTS.value
+
+
+def _max_dim() -> int:
+    return _limits.MAX_DIM.value
+
+
+def _starts_why() -> str:
+    return f", the limit on starts ({_limits.MAX_STARTS.knob()})"
+
+
+def _limited_count(high: Callable[[], int], why: Callable[[], str], low: int = 1) -> Any:
+    def check(value: Any) -> Any:
+        return _integer(low, high, why()).func(value)
+
+    return BeforeValidator(check)
+
+
+#: the driver's trip counter is int32 and runs 100 trips per accepted step
+_STEPS_WHY = (", the most the compiled loop can count (100 trips per step, int32 counters)")
 
 
 def _as_list(value: Any) -> Any:
@@ -60,7 +109,8 @@ class FunctionProblem(_Section):
     """``{function: "package.module:fn" | "path/file.py:fn", dim: N}``: user code."""
 
     function: str
-    dim: int = Field(ge=1)
+    dim: Annotated[int, Field(ge=1), _limited_count(
+        _max_dim, lambda: ", the limit on variables (set OPTKIT_MAX_DIM to raise it)")]
 
 
 PROBLEM_TAGS = {"name": NamedProblem, "expression": ExpressionProblem, "function": FunctionProblem}
@@ -93,8 +143,8 @@ class UniformStart(_Section):
 
     low: list[FiniteFloat] | None = None
     high: list[FiniteFloat] | None = None
-    count: int = Field(ge=1)
-    seed: int = 0
+    count: Annotated[int, Field(ge=1), _limited_count(_max_starts, _starts_why)]
+    seed: Annotated[int, Field(ge=0), _integer(0)] = 0
 
     _lists = field_validator("low", "high", mode="before")(_as_list)
 
@@ -105,7 +155,7 @@ class GridStart(_Section):
 
     low: list[FiniteFloat] | None = None
     high: list[FiniteFloat] | None = None
-    num: list[Annotated[int, Field(ge=1)]]
+    num: list[Annotated[int, Field(ge=1), _limited_count(_max_starts, _starts_why)]]
 
     _lists = field_validator("low", "high", "num", mode="before")(_as_list)
 
@@ -152,7 +202,8 @@ class StopConfig(_Section):
     grad_tol: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     x_tol: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     f_tol: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    max_steps: Annotated[int, Field(ge=0)] | None = None
+    max_steps: Annotated[int, Field(ge=0, le=MAX_STEPS), _integer(
+        0, lambda: MAX_STEPS, _STEPS_WHY)] | None = None
 
 
 class RecordConfig(_Section):
@@ -177,8 +228,8 @@ class AnalysisConfig(_Section):
 
     classify: bool = True
     box: BoxConfig | None = None
-    num_starts: int = Field(default=1024, ge=1)
-    seed: int = 0
+    num_starts: Annotated[int, Field(ge=1), _limited_count(_max_starts, _starts_why)] = 1024
+    seed: Annotated[int, Field(ge=0), _integer(0)] = 0
     taylor_at: Literal["best", "first"] | list[FiniteFloat] = Field(
         default="best",
         description="Where `optkit plot --taylor` expands f: `best` (the end point, or found "
@@ -189,9 +240,12 @@ class AnalysisConfig(_Section):
 
 
 class OutputConfig(_Section):
-    """``dir``: the parent of the run directories (``optkit run --out`` overrides it)."""
+    """``dir``: the parent of the run directories (``optkit run --out`` overrides it);
+    ``checkpoint_every``: seconds between checkpoints of a running solve (0: only when
+    interrupted), which bounds what a SIGKILL can lose."""
 
     dir: str = "runs"
+    checkpoint_every: FiniteFloat = Field(default=60.0, ge=0)
 
 
 class RunConfig(_Section):

@@ -16,6 +16,7 @@ import numpy as np
 
 from .._pytree import as_start, flatten
 from .._sharding import shard_starts
+from . import _validation
 from ._base import Solver
 from ._driver import solve_flat
 from ._registry import default_grad_tol, default_max_steps, get_method, make_solver
@@ -108,6 +109,7 @@ def minimize(
     x0 = as_start(x0)
     flat, unravel = flatten(x0)
     grad_tol, max_steps, classify = _defaults(method, flat, grad_tol, max_steps, classify)
+    _validation.check_solve(x_tol, f_tol, record, max_steps, flat)
     result = _solve_jit(_hashable(fun), solver, flat, grad_tol, x_tol, f_tol, max_steps,
                         bool(record), classify, _Unraveller(unravel, x0))
     if throw and not isinstance(result.status_code, jax.core.Tracer):
@@ -127,6 +129,7 @@ def _defaults(method: str | Solver, flat: jax.Array, grad_tol: float | None,
         max_steps = default_max_steps(method)
     if classify is None:
         classify = flat.size <= 1000
+    grad_tol, max_steps = _validation.check_stop(grad_tol, max_steps, flat.dtype)
     return grad_tol, int(max_steps), bool(classify)
 
 
@@ -210,6 +213,7 @@ def minimize_batch(
     if kw.get("max_steps") is None:  # by method name: "lbfgs" becomes an Optax object below
         kw["max_steps"] = default_max_steps(method)
     solver = make_solver(method, **{k: kw.pop(k) for k in list(kw) if k not in _MINIMIZE_KW})
+    _validation.check_batch(x0s, kw)
     x0s, n, _ = shard_starts(x0s, devices)
     chunk = _chunk_size(chunk_size, n)
     result = _batch_program(_hashable(fun), solver, chunk, tuple(sorted(kw.items())))(x0s)

@@ -34,6 +34,7 @@ from ._newton import Newton
 from ._newton_cg import NewtonCG
 from ._optax import Optax
 from ._trust_region import TrustRegion
+from ._validation import check_options
 
 ENTRY_POINT_GROUP = "optkit.methods"
 #: stopping gradient tolerance by floating-point width: (≥ 64 bits, below)
@@ -224,6 +225,7 @@ def make_solver(method: str | Solver | optax.GradientTransformation, **options: 
     for key in options:
         if key not in accepted and not takes_any:
             raise TypeError(unknown_option(key, method, accepted))
+    check_options(method, options)
     return spec.make(**options)
 
 

@@ -52,18 +52,46 @@ def create_run_dir(parent: str | os.PathLike[str], name: str,
     only the ``INCOMPLETE`` marker."""
     now = now or dt.datetime.now(dt.timezone.utc)
     stamp = now.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-") or "run"
+    slug = safe_name(name)
     parent = Path(parent)
-    parent.mkdir(parents=True, exist_ok=True)
+    if parent.exists() and not parent.is_dir():
+        raise RunDirError(f"{parent}: is a file, not a directory for run directories "
+                          "(--out or output.dir)")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunDirError(f"{parent}: cannot create the directory for run directories "
+                          f"({err.strerror or err})") from None
     for attempt in range(1, 1000):
         path = parent / (f"{stamp}-{slug}" + (f"-{attempt}" if attempt > 1 else ""))
         try:
             path.mkdir()
         except FileExistsError:
             continue
+        except OSError as err:
+            raise RunDirError(f"{path}: cannot create the run directory "
+                              f"({err.strerror or err})") from None
         (path / INCOMPLETE).write_text("this run directory is being written or was interrupted\n")
         return path
     raise FileExistsError(f"{parent}: cannot find a free name for run {slug!r}")
+
+
+#: longest name part of a run directory (file systems allow 255 bytes; the time stamp and
+#: suffixes such as ``-critical-2`` need the rest)
+MAX_NAME = 100
+
+
+def safe_name(name: str, limit: int = MAX_NAME) -> str:
+    """``name`` as a file-name part: characters other than letters, digits, ``._-`` become
+    ``_``; a name longer than ``limit`` is cut and ends in 8 hex digits of its hash, so long
+    names that differ only at the end stay distinct."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-") or "run"
+    if len(slug) <= limit:
+        return slug
+    import hashlib
+
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{slug[:limit - 9].rstrip('._-')}-{digest}"
 
 
 def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:

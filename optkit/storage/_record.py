@@ -2,7 +2,10 @@
 
 Reading never imports or executes anything found in the directory: ``config.yaml`` is read
 with ``yaml.safe_load`` and validated against the schema only (no resolution: no problem is
-built, no user module imported), the arrays with ``numpy.load(allow_pickle=False)``.
+built, no user module imported), the arrays with ``numpy.load(allow_pickle=False)``. Every file
+must be a regular file (a symlink to ``/dev/zero`` or a FIFO is refused before it is read) no
+larger than its limit in :mod:`optkit._limits` (``OPTKIT_MAX_RUN_FILE_BYTES`` for JSON and
+YAML, ``OPTKIT_MAX_NPZ_BYTES`` for npz); a document nested too deeply is a ``RunDirError``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
+from .. import _limits
 from .._text import one_line
 from ._files import (
     CONFIG_FILE,
@@ -140,26 +144,57 @@ def _read_npz(path: Path) -> dict[str, np.ndarray] | None:
     if not path.exists():
         return None
     try:
+        _limits.check_regular(path, _limits.MAX_NPZ_BYTES)
         with np.load(path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
-    except (OSError, ValueError) as err:
-        raise RunDirError(f"{path}: cannot read ({one_line(err)})") from None
+    except _limits.FileRefused as err:
+        raise RunDirError(f"{path}: {err}") from None
+    except (OSError, ValueError, EOFError, KeyError) as err:
+        raise RunDirError(f"{path}: cannot read ({_reason(err)})") from None
+
+
+def _read_text(path: Path) -> str:
+    """The text of a run-directory file: a regular file within OPTKIT_MAX_RUN_FILE_BYTES
+    (never a device or FIFO, also through a symlink), decoded as UTF-8."""
+    try:
+        return _limits.read_file(path, _limits.MAX_RUN_FILE_BYTES).decode("utf-8")
+    except FileNotFoundError:
+        raise RunDirError(f"{path}: missing") from None
+    except _limits.FileRefused as err:
+        raise RunDirError(f"{path}: {err}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise RunDirError(f"{path}: cannot read ({_reason(err)})") from None
+
+
+def _reason(err: BaseException) -> str:
+    """An OSError's reason without its class name or errno (``Permission denied``)."""
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    if isinstance(err, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {err.start})"
+    return one_line(err)
 
 
 def _read_json(path: Path) -> Any:
+    text = _read_text(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise RunDirError(f"{path}: cannot read ({one_line(err)})") from None
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise RunDirError(f"{path}: not valid JSON ({err.msg}, line {err.lineno}, column "
+                          f"{err.colno})") from None
+    except RecursionError:
+        raise RunDirError(f"{path}: nested too deeply to be a run-directory file") from None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    from ..config import _yaml
+    from ..config._errors import yaml_one_line
+
+    text = _read_text(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunDirError(f"{path}: missing") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise RunDirError(f"{path}: cannot read ({one_line(err)})") from None
+        data = _yaml.load(text)
+    except yaml.YAMLError as err:
+        raise RunDirError(f"{path}: not valid YAML ({yaml_one_line(err)})") from None
     if not isinstance(data, dict):
         raise RunDirError(f"{path}: expected a mapping")
     return data

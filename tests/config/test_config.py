@@ -104,8 +104,8 @@ def test_every_problem_is_reported_at_once():
      "start.uniform.count: Input should be greater than or equal to 1 (got 0)"),
     ("start={grid: {num: [3, 3, 3]}}",
      "start.grid.num: has 3 entries but the problem has dimension 2 (give 1 number or 2)"),
-    ("start={grid: {num: 1001}}", "start.grid.num: 1002001 grid points, more than the limit "
-                                  "1000000"),
+    ("start={grid: {num: 4000}}", "start.grid.num: 16,000,000 grid points, more than the "
+                                  "limit on starts 10,000,000 (set OPTKIT_MAX_STARTS to raise it)"),
     ("start={uniform: {low: 1, high: 0, count: 2}}",
      "start.uniform: needs low < high in every coordinate (got low=[1.0], high=[0.0])"),
     ("start.point=[1, .nan]", "start.point[1]: Input should be a finite number (got nan)"),
