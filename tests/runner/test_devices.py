@@ -21,10 +21,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"
 # (config, overrides): 30 starts do not divide evenly over 4 devices (padding is exercised);
-# one start over 2 and 4 devices is mostly padding; a pytree problem; an 1-D problem
+# a pytree problem; an 1-D problem. Each child pays a JAX start-up and a compile per config,
+# so the list is the smallest that covers those three shapes of run.
 RUNS = [
     ("multistart.yaml", ["start.uniform.count=30", "stop.max_steps=60"]),
-    ("newton.yaml", []),
     ("quartic.yaml", []),
     ("matrix_factorization.yaml", []),
 ]
@@ -36,7 +36,7 @@ out = sys.argv[1]
 paths = []
 for name, overrides in json.loads(sys.argv[2]):
     paths.append(str(run(name, overrides, out=out, quiet=True, progress=False)))
-paths.append(str(run_critical(sys.argv[3], ["analysis.num_starts=200"], out=out, quiet=True,
+paths.append(str(run_critical(sys.argv[3], ["analysis.num_starts=60"], out=out, quiet=True,
                               progress=False)))
 print(json.dumps(paths))
 """
@@ -95,7 +95,8 @@ def one_device(tmp_path_factory) -> list[Path]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("devices", [2, 4])
+# 4 devices: uneven splits and padding; two devices are covered by the two-process test
+@pytest.mark.parametrize("devices", [4])
 def test_runs_on_several_devices_match_one_device(one_device, devices, tmp_path):
     paths = _run_child(devices, tmp_path)
     for single, split in zip(one_device, paths, strict=True):
