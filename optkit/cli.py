@@ -1,8 +1,9 @@
-"""The ``optkit`` command line: run, validate, show, problems, critical, plot.
+"""The ``optkit`` command line: run, resume, validate, show, problems, critical, plot.
 
-The commands only parse arguments and call library functions. Exit codes: 0 done (the solver
-may still report non-convergence in the summary), 1 the run failed, 2 bad input (config, path,
-value) with one ``error: ...`` line per problem on stderr and no traceback unless ``--debug``.
+The commands only parse arguments and call library functions. Exit codes: 0 done, 1 the run
+failed or no start converged (the run directory is written), 2 bad input (config, path,
+value) with one ``error: ...`` line per problem on stderr and no traceback unless ``--debug``,
+130 / 143 stopped by SIGINT / SIGTERM (one line saying where the partial run is).
 """
 
 from __future__ import annotations
@@ -70,7 +71,12 @@ def _guard(debug: bool, action: Callable[[], T]) -> T:
             return action()
     except (typer.Exit, typer.Abort):
         raise
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
+        from .runner import RunInterrupted
+        from .runner._run import exit_interrupted
+
+        if isinstance(err, RunInterrupted):  # saved what was done; exit 130/143 at once
+            exit_interrupted(err)
         raise _fail("interrupted", 130) from None
     except RunError as err:
         error, code, message = err, 1, str(err)
@@ -170,6 +176,34 @@ def run(
                                             progress=progress))
     if quiet and path is not None:
         typer.echo(str(path))
+    _exit_unless_converged(path)
+
+
+def _exit_unless_converged(path: Path | None) -> None:
+    """Exit 1 (the run directory written) when no start converged."""
+    from .runner._run import failure_message
+
+    message = failure_message(path)
+    if message is not None:
+        raise _fail(message, 1)
+
+
+@app.command(epilog="Example:\n\n  optkit resume runs/20250101T120000Z-rosenbrock-newton")
+def resume(
+    run_dir: RunDirArg,
+    quiet: QuietOpt = False,
+    progress: ProgressOpt = True,
+    debug: DebugOpt = False,
+) -> None:
+    """Finish an interrupted run (Ctrl-C, SIGTERM, SIGKILL after a checkpoint) in place, from
+    its checkpoint.npz: the result is bit for bit that of the uninterrupted run. Imports the
+    user code its config.yaml names, as optkit run would, never code inside RUN_DIR."""
+    from .runner import resume as resume_run
+
+    path = _guard(debug, lambda: resume_run(run_dir, quiet=quiet, progress=progress))
+    if quiet:
+        typer.echo(str(path))
+    _exit_unless_converged(path)
 
 
 @app.command(epilog="Examples:\n\n  optkit validate configs/newton.yaml\n\n"

@@ -34,10 +34,17 @@ class RunProgress:
         if self.bar is not None:
             self.bar.update(self.task, description=description)
 
-    def steps(self, done: int, total: int, running: int) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, completed=total if running == 0 else done, total=total,
-                            description=f"solving: {running} start(s) running")
+    def steps(self, done: int, total: int, running: int, stats: Any = None) -> None:
+        """After a chunk: ``done`` of ``total`` steps, ``running`` starts left and, where
+        given, the chunk's statistics (a ``ChunkStats``: best f, median and max ‖∇f‖)."""
+        if self.bar is None:
+            return
+        text = f"solving: {running} start(s) running"
+        if stats is not None:
+            text += (f", best f {_fmt(stats.best_value, 4)}, ‖∇f‖ median "
+                     f"{_fmt(stats.grad_norm_median, 2)} max {_fmt(stats.grad_norm_max, 2)}")
+        self.bar.update(self.task, completed=total if running == 0 else done, total=total,
+                        description=text)
 
 
 @contextmanager
@@ -80,6 +87,11 @@ def render_summary(summary: dict[str, Any], path: Path | str | None = None) -> T
     timings = summary.get("timings", {})
     if path is not None:
         table.add_row("run directory", str(path))
+    stopped = summary.get("interrupted")
+    if isinstance(stopped, dict):
+        table.add_row("interrupted", f"{stopped.get('signal')} at step {stopped.get('steps')} of "
+                                     f"{stopped.get('max_steps')}: continue with optkit resume "
+                                     f"{path if path is not None else 'RUN_DIR'}")
     table.add_row("problem", f"{problem.get('name')} (dim {problem.get('dim')})")
     if summary.get("command") == "critical":
         table.add_row("box", f"{_fmt(summary['box']['lower'])} … {_fmt(summary['box']['upper'])}")
