@@ -147,7 +147,9 @@ def test_resaved_config_reproduces_the_run(newton_run, cli, tmp_path):
 @pytest.mark.slow
 def test_max_steps_override_stops_early(cli, tmp_path):
     result = cli("run", CONFIGS / "newton.yaml", "stop.max_steps=2", "--out", tmp_path, "-q")
-    assert result.exit_code == 0, result.output
+    # no start converged: exit 1, with the run directory written and named
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: no start converged (MAX_STEPS 1)")
     run = load_run(result.stdout.strip())
     assert run.summary["best"]["status"] == "MAX_STEPS"
     assert run.summary["status_counts"]["MAX_STEPS"] == 1
@@ -160,7 +162,7 @@ def test_max_steps_override_stops_early(cli, tmp_path):
 def test_quiet_prints_only_the_run_directory(cli, tmp_path):
     result = cli("run", CONFIGS / "newton.yaml", "stop.max_steps=2", "--out", tmp_path,
                  "--quiet")
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # no start converged; the path is still printed
     lines = result.stdout.splitlines()
     assert len(lines) == 1 and Path(lines[0]).is_dir() and Path(lines[0]).parent == tmp_path
 
@@ -216,7 +218,7 @@ def test_expression_problem_runs(cli, tmp_path):
     result = cli("run", CONFIGS / "newton.yaml", expression, "start.point=[1.0, -1.0]",
                  "stop.max_steps=5", "solver={method: gradient_descent}", "--out", tmp_path,
                  "-q")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # no start converged (none can)
     run = load_run(result.stdout.strip())
     # log-sum-exp has no critical point: ∇f = softmax(x, y) has norm ≥ 1/√2
     assert run.summary["best"]["kind"] == "not_critical"
