@@ -161,6 +161,12 @@ def paths_from_arrays(
         if k not in skip and np.shape(v) == x.shape[:2]
     }
     recorded = bool(np.asarray(trajectories.get("trajectory_recorded", True)))
+    if recorded and len(num_steps):
+        # a Result's buffers hold max_steps + 1 rows whatever the solves used: keep only the
+        # rows some start reached, so every figure's step axis ends where the data ends
+        used = int(min(x.shape[1], max(1, int(num_steps.max()) + 1)))
+        x, value, grad_norm = x[:, :used], value[:, :used], grad_norm[:, :used]
+        extras = {k: v[:, :used] for k, v in extras.items()}
     return Paths(x, value, grad_norm, num_steps, groups, converged, extras, recorded)
 
 
@@ -219,7 +225,8 @@ def view_box(
     reach: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The plotting box grown to include ``extra`` points [m, n] lying within ``reach`` box
-    widths of it (points further out, e.g. a diverging start, are left outside the view)."""
+    widths of it (points further out, e.g. a diverging start, are left outside the view:
+    figures mark where paths leave it, see :func:`exits`)."""
     lower = np.asarray(box[0], dtype=float)
     upper = np.asarray(box[1], dtype=float)
     if extra is None or len(extra) == 0:
@@ -235,6 +242,51 @@ def view_box(
     hi = np.maximum(upper, pts[near].max(axis=0))
     pad = 0.04 * (hi - lo) * ((lo < lower) | (hi > upper))
     return lo - pad, hi + pad
+
+
+def outside(points: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Which rows of ``points`` [m, n] lie outside the box (non-finite rows count as outside)."""
+    pts = np.asarray(points, dtype=float).reshape(len(points), -1)
+    inside = np.all(np.isfinite(pts), axis=1) & np.all((pts >= lower) & (pts <= upper), axis=1)
+    return ~inside
+
+
+def exits(
+    coords: Sequence[np.ndarray], lower: np.ndarray, upper: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where paths that end outside the view [lower, upper] (2-D) last cross its edge.
+
+    For each path (``coords[i]`` is [k, 2], start first) whose end lies outside, the point
+    where the segment from its last iterate inside the view to the next one meets the edge
+    (the segment clipped by Liang–Barsky), and that segment's unit direction. Returns the
+    indices of those paths [e], the edge points [e, 2] and the directions [e, 2]; a path that
+    is never inside the view has no edge point and is left out.
+    """
+    which, where, heading = [], [], []
+    for i, c in enumerate(coords):
+        if len(c) < 2 or not outside(c[-1:], lower, upper)[0]:
+            continue
+        inside = np.flatnonzero(~outside(c, lower, upper))
+        if inside.size == 0:
+            continue
+        k = int(inside[-1])
+        a = c[k]
+        b = c[k + 1]
+        if not np.all(np.isfinite(b)):
+            continue
+        d = b - a
+        # largest t in [0, 1] with a + t d inside: the first wall the segment reaches
+        t = 1.0
+        for axis in range(2):
+            if d[axis] > 0:
+                t = min(t, (upper[axis] - a[axis]) / d[axis])
+            elif d[axis] < 0:
+                t = min(t, (lower[axis] - a[axis]) / d[axis])
+        which.append(i)
+        where.append(a + max(t, 0.0) * d)
+        heading.append(d / max(float(np.linalg.norm(d)), 1e-300))
+    return (np.asarray(which, dtype=int), np.asarray(where, float).reshape(-1, 2),
+            np.asarray(heading, float).reshape(-1, 2))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -15,15 +15,18 @@ from ..storage import RunRecord
 from . import _style
 from ._data import Labels, Paths, Point, SampledFunction, paths_from_arrays
 from .atlas import atlas_figure
+from .basin import basin_figure
 from .contour import contour_figure
 from .convergence import convergence_figure
 from .one_d import function_figure, scan_critical_points
 from .projection import projection_figure
-from .taylor import quadratic_model, taylor_surface
+from .taylor import quadratic_model, taylor_figure
 
 #: solver options worth naming in a title (the resolved config lists every default).
 TITLE_OPTIONS = ("line_search", "regularization", "step_size", "initial_step")
 REQUIRED_ARRAYS = ("x", "value", "grad_norm", "num_steps", "status")
+#: a 2-variable run with at least this many starts also gets a basin map
+BASIN_MIN_STARTS = 50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +44,10 @@ class RunView:
     critical_run: bool
     #: the second-order model saved with a user function's run: (x0, f, ∇f, ∇²f)
     taylor: tuple[np.ndarray, float, np.ndarray, np.ndarray] | None = None
+    #: analysis.taylor_at: "best", "first" or a point
+    taylor_at: str | list[float] = "best"
+    #: surface.npz of a user function's run (f, and in 1 variable f′ and f″, sampled)
+    surface: dict[str, np.ndarray] | None = None
 
 
 def plot_run(
@@ -53,11 +60,14 @@ def plot_run(
     return the written paths. Never re-solves: f is only evaluated on plotting grids.
 
     - 1 variable: ``function`` (f with the iterates and critical points) and ``convergence``;
-    - 2 variables: ``trajectories`` (contour with every start's path), ``convergence`` and
-      ``atlas`` (critical points with Hessian eigen-directions) where any are known or found;
+    - 2 variables: ``trajectories`` (contour with every start's path), ``convergence``,
+      ``atlas`` (the critical points found, with Hessian eigen-directions, and the problem's
+      known ones) where any are found or known, and ``basin`` (every start coloured by the
+      critical point it reached) when the run has at least ``BASIN_MIN_STARTS`` (50) starts;
     - more: ``convergence`` and ``projection`` (paths on the two leading principal directions);
     - an ``optkit critical`` run: its ``atlas`` (1 variable: ``function``);
-    - ``taylor=True`` (2 variables): ``taylor``, the second-order model at the first start.
+    - ``taylor=True`` (1 or 2 variables): ``taylor``, f beside its second-order model at
+      ``analysis.taylor_at`` (default: the end point, or found critical point, of lowest f).
 
     Raises:
         ValueError: a missing or incomplete run directory, an unknown ``format``, or a figure
@@ -78,7 +88,8 @@ def _run_figures(view: RunView) -> dict[str, Figure]:
     """Figures of an ``optkit run`` directory (trajectories of a batch of starts)."""
     paths = view.paths
     assert paths is not None
-    points, label = (view.known, "known") if view.known else (view.found, "found")
+    # one vocabulary: known points (the problem's reference list) hollow, found ones filled
+    points, label = (view.known, _style.KNOWN) if view.known else (view.found, _style.FOUND)
     if view.dim == 1 and not view.known and view.fun is not None and not isinstance(
             view.fun, SampledFunction):
         points = tuple(scan_critical_points(view.fun, view.box[0][0], view.box[1][0]))
@@ -97,9 +108,15 @@ def _run_figures(view: RunView) -> dict[str, Figure]:
     if view.dim > 2:
         figures["projection"] = projection_figure(view.fun, paths, points, view.labels,
                                                   points_label=label)
-    if view.dim == 2 and points and view.fun is not None:
-        figures["atlas"] = atlas_figure(view.fun, view.box, points, view.labels,
-                                        points_label=label)
+    if view.dim == 2 and (view.found or view.known) and view.fun is not None:
+        if view.found:
+            figures["atlas"] = atlas_figure(view.fun, view.box, view.found, view.labels,
+                                            known=view.known)
+        else:
+            figures["atlas"] = atlas_figure(view.fun, view.box, view.known, view.labels,
+                                            points_label=_style.KNOWN)
+    if view.dim == 2 and paths.num_starts >= BASIN_MIN_STARTS:
+        figures["basin"] = basin_figure(view.fun, view.box, paths, view.found, view.labels)
     return figures
 
 
@@ -107,30 +124,69 @@ def _critical_figures(view: RunView, taylor: bool) -> dict[str, Figure]:
     """Figures of an ``optkit critical`` directory (critical points, no trajectories)."""
     if view.fun is not None and view.dim == 1:
         return {"function": function_figure(view.fun, view.box, None, view.found, view.labels,
-                                             points_label="found")}
+                                             points_label=_style.FOUND)}
     if view.fun is not None and view.dim == 2:
-        return {"atlas": atlas_figure(view.fun, view.box, view.found, view.labels)}
+        return {"atlas": atlas_figure(view.fun, view.box, view.found, view.labels,
+                                      known=view.known)}
     if taylor:
         return {}
     raise ValueError(f"{view.path}: nothing to plot for a {view.dim}-variable critical-point "
                      "run (the atlas needs 1 or 2 variables and a function that can be rebuilt)")
 
 
-def _taylor(view: RunView) -> Figure:
-    if view.dim != 2 or view.fun is None:
-        raise ValueError(f"{view.path}: the Taylor surface needs a 2-variable problem whose "
-                         f"function can be rebuilt (this one has {view.dim})")
+def taylor_point(view: RunView) -> tuple[np.ndarray, str]:
+    """Where ``plot --taylor`` expands f, from ``analysis.taylor_at``, and how to say it:
+    "best" the end point (a critical run: the found point) of lowest finite f, "first" the
+    first start (a critical run: the first found point), or the point given."""
+    at = view.taylor_at
+    if not isinstance(at, str):
+        point = np.asarray(at, dtype=float).reshape(-1)
+        if point.size != view.dim:
+            raise ValueError(f"{view.path}: analysis.taylor_at has {point.size} numbers, the "
+                             f"problem {view.dim} variables")
+        return point, "analysis.taylor_at"
     if view.paths is not None:
-        x0 = view.paths.starts[0]
-    else:
-        x0 = np.asarray(view.found[0].x) if view.found else 0.5 * (view.box[0] + view.box[1])
+        if at == "first":
+            return view.paths.starts[0], "the first start"
+        values = np.where(np.isfinite(view.paths.end_values), view.paths.end_values, np.inf)
+        return view.paths.ends[int(np.argmin(values))], "the best end point"
+    if view.found:
+        if at == "first":
+            return np.asarray(view.found[0].x, float), "the first point found"
+        values = [p.value if np.isfinite(p.value) else np.inf for p in view.found]
+        return np.asarray(view.found[int(np.argmin(values))].x, float), "the lowest point found"
+    return 0.5 * (view.box[0] + view.box[1]), "the centre of the box"
+
+
+def _taylor(view: RunView) -> Figure:
+    if view.dim not in (1, 2) or view.fun is None:
+        raise ValueError(f"{view.path}: the Taylor figure needs a 1- or 2-variable problem "
+                         f"whose function can be rebuilt (this one has {view.dim})")
+    labels = view.labels
+    surface = view.surface or {}
+    if isinstance(view.fun, SampledFunction) and view.dim == 1 and "curvature" in surface:
+        # f, f′ and f″ were sampled with the run: the model at x0 from those samples
+        x0, where = taylor_point(view)
+        t = float(x0[0])
+        xs = np.asarray(surface["x"], float)
+        value, slope, curve = (float(np.interp(t, xs, np.asarray(surface[k], float)))
+                               for k in ("value", "derivative", "curvature"))
+        labels = dataclasses.replace(labels, solver=labels.detail(
+            f"x₀: {where}", "f, f′, f″ from surface.npz samples"), precision="")
+        return taylor_figure(view.fun, x0, view.box, labels=labels, model=quadratic_model(
+            x0, value, np.array([slope]), np.array([[curve]])))
     if isinstance(view.fun, SampledFunction):
         if view.taylor is None:
             raise ValueError(f"{view.path}: no Taylor model was saved with this run")
+        # a user function is not imported by plot: only the model saved at the first start
         x0, value, gradient, hessian = view.taylor
-        return taylor_surface(view.fun, x0, view.box, labels=view.labels,
-                              model=quadratic_model(x0, value, gradient, hessian))
-    return taylor_surface(view.fun, x0, view.box, labels=view.labels)
+        labels = dataclasses.replace(labels, solver=labels.detail(
+            "f from surface.npz, model saved at the first start"), precision="")
+        return taylor_figure(view.fun, x0, view.box, labels=labels,
+                             model=quadratic_model(x0, value, gradient, hessian))
+    x0, where = taylor_point(view)
+    labels = dataclasses.replace(labels, solver=labels.detail(f"x₀: {where}"), precision="")
+    return taylor_figure(view.fun, x0, view.box, labels=labels)
 
 
 def load_view(path: str | os.PathLike[str]) -> RunView:
@@ -169,7 +225,8 @@ def load_view(path: str | os.PathLike[str]) -> RunView:
         for p in run.critical_points or ()
     )
     return RunView(run.path, fun, dim, run.box, _labels(run, problem, dim), paths,
-                   known, found, critical_run, _saved_taylor(run))
+                   known, found, critical_run, _saved_taylor(run),
+                   run.run_config.analysis.taylor_at, run.surface)
 
 
 def _rebuild(run: RunRecord) -> tuple[Any, Callable[[Any], Any] | None]:

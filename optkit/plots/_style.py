@@ -37,7 +37,17 @@ KIND_STYLE: dict[str, tuple[str, str, float]] = {
     "saddle": (ORANGE, "X", 100.0),
     "degenerate": (PURPLE, "s", 80.0),
     "not_critical": (BLACK, "P", 80.0),
+    "flat": (GREY, "D", 60.0),
 }
+
+#: kinds that are not critical points: never counted, listed or given Hessian arrows as one.
+#: "flat" is an end point on a numerically flat region (gradient and Hessian negligible).
+NON_CRITICAL_KINDS = frozenset({"not_critical", "flat"})
+
+#: the two sources of marked points, one vocabulary for every figure: a *known* point comes
+#: from the problem's reference list (drawn hollow), a *found* one from this run or search
+#: (drawn filled); a found point on a known one shows as a filled marker inside a ring.
+KNOWN, FOUND = "known", "found"
 
 #: per solver status name (optkit.Status member names, lower case): colour.
 STATUS_COLOR: dict[str, str] = {
@@ -58,9 +68,15 @@ CONTOUR_CMAP = LinearSegmentedColormap.from_list("optkit_grey", ["#FFFFFF", "#A3
 CONTOUR_LINE_COLOR = "#5A5A5A"
 NUM_LEVELS = 24
 
-#: Taylor surface wireframes.
+#: Taylor figures: f and its model.
 SURFACE_COLOR = BLUE
 MODEL_COLOR = VERMILLION
+
+#: basin map: one colour per critical point reached (cycled), then fixed colours for ends
+#: that reached none. Okabe–Ito without black and grey, which mark the other categories.
+BASIN_COLORS = (BLUE, ORANGE, GREEN, VERMILLION, SKY_BLUE, PURPLE, YELLOW)
+BASIN_OTHER = {"flat": "#C8C8C8", "not_critical": "#4D4D4D"}
+BASIN_UNFINISHED = "#8C8C8C"  # any status other than converged
 
 FIG_SIZE = (6.4, 5.4)  # inches; at DPI this is 704 × 594 px
 WIDE_FIG_SIZE = (10.0, 4.2)
@@ -71,8 +87,9 @@ SUBSAMPLE_SEED = 0
 PATH_WIDTH = 1.3
 PATH_ALPHA = 0.85
 START_MARKER = dict(marker="o", s=22, facecolors="white", linewidths=1.1, zorder=4)
-END_MARKER = dict(marker="o", s=26, linewidths=0.6, edgecolors=BLACK, zorder=5)
-FAILED_END_MARKER = dict(marker="x", s=40, linewidths=1.6, zorder=5)
+# ends sit above the marked critical points (zorder 6), so a point never hides an end
+END_MARKER = dict(marker="o", s=26, linewidths=0.6, edgecolors=BLACK, zorder=7)
+FAILED_END_MARKER = dict(marker="x", s=40, linewidths=1.6, zorder=7)
 
 RC: dict[str, Any] = {
     "font.size": 10,
@@ -123,6 +140,16 @@ def save(fig: Figure, path: str | Path, fmt: str | None = None) -> Path:
 
 def kind_style(kind: str) -> tuple[str, str, float]:
     return KIND_STYLE.get(kind, KIND_STYLE["not_critical"])
+
+
+def kind_name(kind: str) -> str:
+    """A kind or status as a reader says it: "not critical", "flat region", "max steps"."""
+    return "flat region" if kind == "flat" else str(kind).replace("_", " ")
+
+
+def is_critical(kind: str) -> bool:
+    """Whether a point of this kind is a critical point (flat-region ends are not)."""
+    return kind not in NON_CRITICAL_KINDS
 
 
 def group_color(group: str) -> str:

@@ -45,39 +45,69 @@ def atlas_figure(
     points: Sequence[Point],
     labels: Labels = NO_LABELS,
     *,
-    points_label: str = "found",
+    points_label: str = _style.FOUND,
+    known: Sequence[Point] = (),
     resolution: int = 200,
 ) -> Figure:
     """Contour of f with each critical point marked by kind, labelled with f there, and
     crossed by short double-headed arrows along the Hessian's eigenvectors: blue where f curves
-    up (λ > 0), vermillion where it curves down (λ < 0), grey where λ ≈ 0."""
-    xs = np.array([p.x for p in points], dtype=float).reshape(-1, 2)
-    lower, upper = view_box(box, xs)
+    up (λ > 0), vermillion where it curves down (λ < 0), grey where λ ≈ 0.
+
+    One vocabulary in every atlas: ``points`` are drawn filled when ``points_label`` is
+    "found" (located by this run or search) and hollow when "known" (the problem's reference
+    list); ``known`` adds the reference points, hollow and without arrows, so a found point
+    on a known one shows as a filled marker in a ring. Points that are not critical points
+    (kind "flat": an end on a numerically flat region, or "not_critical") get no arrows and
+    are counted apart from the critical points in the title.
+    """
+    critical = [p for p in points if _style.is_critical(p.kind)]
+    other = [p for p in points if not _style.is_critical(p.kind)]
+    xs = np.array([p.x for p in critical], dtype=float).reshape(-1, 2)
+    every = np.array([p.x for p in [*points, *known]], dtype=float).reshape(-1, 2)
+    lower, upper = view_box(box, every)
     with _style.style():
         fig = _style.new_figure()
         ax = fig.add_subplot()
-        floor = lowest_in_view(None, points, lower, upper)
+        floor = lowest_in_view(None, [*points, *known], lower, upper)
         draw_field(fig, ax, *grid(fun, lower, upper, resolution), floor=floor)
-        handles = draw_points(ax, list(xs), [p.kind for p in points], points_label)
+        handles = []
+        if known:
+            handles += draw_points(ax, [p.x for p in known], [p.kind for p in known],
+                                   _style.KNOWN)
+        handles += draw_points(ax, list(xs), [p.kind for p in critical], points_label)
+        if other:
+            handles += draw_points(ax, [p.x for p in other], [p.kind for p in other],
+                                   points_label)
         ax.set_xlim(lower[0], upper[0])
         ax.set_ylim(lower[1], upper[1])
         ax.set_xlabel(labels.axis(0, 2))
         ax.set_ylabel(labels.axis(1, 2))
-        counts = ", ".join(_count(sum(p.kind == k for p in points), k)
-                           for k in dict.fromkeys(p.kind for p in points))
-        _style.title(ax, f"{labels.problem}: critical-point atlas ({counts or 'none'})",
-                     labels.detail())
+        counts = ", ".join(_count(sum(p.kind == k for p in critical), k)
+                           for k in dict.fromkeys(p.kind for p in critical))
+        apart = "; ".join(f"{sum(p.kind == k for p in other)} {_style.kind_name(k)} "
+                          f"end{'s' * (sum(p.kind == k for p in other) != 1)}"
+                          for k in dict.fromkeys(p.kind for p in other))
+        summary = f"{counts or 'none'}{'; ' + apart if apart else ''}"
+        source = "known" if points_label.startswith(_style.KNOWN) else "found"
+        legend_note = ("filled: found by this run · hollow: known (the problem's reference list)"
+                       if known else "")
+        _style.title(ax, f"{labels.problem}: critical-point atlas ({summary} {source})",
+                     labels.detail(legend_note))
         if len(xs):
-            handles += [
+            lam, vec = _eigen(fun, xs, critical)
+            present = {_curvature(v, max(float(np.abs(row).max()), 1.0))
+                       for row in lam for v in row}
+            handles += [  # only the curvature colours some arrow has
                 Line2D([], [], color=_style.CURVATURE_COLOR[s], lw=1.5, label=text)
                 for s, text in (("positive", "Hessian eigenvector, λ > 0"),
-                                ("negative", "Hessian eigenvector, λ < 0"))
+                                ("negative", "Hessian eigenvector, λ < 0"),
+                                ("zero", "Hessian eigenvector, λ ≈ 0"))
+                if s in present
             ]
         legend(fig, handles)
         if len(xs):
             fig.draw_without_rendering()  # fixes the layout, so data → pixel maps are final
-            _arrows_and_labels(fig, ax, xs, [p.value for p in points],
-                               *_eigen(fun, xs, points))
+            _arrows_and_labels(fig, ax, xs, [p.value for p in critical], lam, vec)
     return fig
 
 

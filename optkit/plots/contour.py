@@ -12,7 +12,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from . import _style
-from ._data import NO_LABELS, Labels, Paths, Point, grid, view_box
+from ._data import NO_LABELS, Labels, Paths, Point, exits, grid, outside, view_box
 
 #: draw a dot at every iterate when the drawn paths hold at most this many points in total.
 MAX_ITERATE_DOTS = 3000
@@ -25,14 +25,18 @@ def contour_figure(
     points: Sequence[Point] = (),
     labels: Labels = NO_LABELS,
     *,
-    points_label: str = "known",
+    points_label: str = _style.KNOWN,
     resolution: int = 200,
 ) -> Figure:
     """Contour of f over ``box`` with every start's path (start ○, end ● or ✕ if it did not
-    converge) coloured by its group, and critical ``points`` marked by kind.
+    converge) coloured by its group, and critical ``points`` marked by kind (hollow when
+    ``points_label`` is "known", filled when "found").
 
-    Levels are logarithmic, in log₁₀(f − f_min + δ), when f spans decades over the box
-    (see :func:`field`); more than ``_style.MAX_DRAWN`` paths are subsampled and the title says so.
+    The view grows from ``box`` to hold every iterate within half a box width of it; a path
+    that ends further out is marked by a triangle where it last crosses the edge, pointing
+    the way it went, and the title counts them. Levels are logarithmic, in
+    log₁₀(f − f_min + δ), when f spans decades over the view (see :func:`field`); more than
+    ``_style.MAX_DRAWN`` paths are subsampled and the title says so.
     """
     note = ""
     drawn = None
@@ -49,7 +53,9 @@ def contour_figure(
             draw_field(fig, ax, *grid(fun, lower, upper, resolution), floor=floor)
         handles: list[Any] = []
         if drawn is not None:
-            handles += draw_paths(ax, [drawn.path(i) for i in range(drawn.num_starts)], drawn)
+            coords = [drawn.path(i) for i in range(drawn.num_starts)]
+            handles += draw_paths(ax, coords, drawn, view=(lower, upper))
+            note = " · ".join(filter(None, [note, left_note(coords, lower, upper)]))
         handles += draw_points(ax, [p.x for p in points], [p.kind for p in points], points_label)
         ax.set_xlim(lower[0], upper[0])
         ax.set_ylim(lower[1], upper[1])
@@ -64,6 +70,15 @@ def contour_figure(
         _style.title(ax, headline, labels.detail(note))
         legend(fig, handles)
     return fig
+
+
+def left_note(coords: Sequence[np.ndarray], lower: np.ndarray, upper: np.ndarray) -> str:
+    """"k of m drawn paths end outside the view" for a title ("" when none does)."""
+    ends = np.array([c[-1] for c in coords if len(c)]).reshape(-1, 2)
+    left = int(outside(ends, lower, upper).sum())
+    if not left:
+        return ""
+    return f"{left} of {len(ends)} drawn paths end outside the view (▶ where each left)"
 
 
 def lowest_in_view(
@@ -106,19 +121,22 @@ def field(z: np.ndarray, floor: float | None = None) -> tuple[np.ndarray, str, b
 
 def draw_field(
     fig: Figure, ax: Any, gx: np.ndarray, gy: np.ndarray, z: np.ndarray,
-    floor: float | None = None,
-) -> None:
-    """Filled contour plus level lines of f (or log f, see :func:`field`) and a colour bar."""
+    floor: float | None = None, lines: bool = True,
+) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """Filled contour plus (with ``lines``) level lines of f (or log f, see :func:`field`) and
+    a colour bar. Returns what was contoured, its levels and whether it is logarithmic (None
+    when f is nowhere finite)."""
     shown, label, log = field(z, floor)
     if not np.isfinite(shown).any():
-        return
+        return None
     lo, hi = np.nanmin(shown), np.nanmax(shown)
     if hi <= lo:
         hi = lo + 1.0
     levels = np.linspace(lo, hi, _style.NUM_LEVELS + 1)
     filled = ax.contourf(gx, gy, shown, levels=levels, cmap=_style.CONTOUR_CMAP, zorder=0)
-    ax.contour(gx, gy, shown, levels=levels, colors=_style.CONTOUR_LINE_COLOR,
-               linewidths=0.35, alpha=0.6, zorder=1, negative_linestyles="solid")
+    if lines:
+        ax.contour(gx, gy, shown, levels=levels, colors=_style.CONTOUR_LINE_COLOR,
+                   linewidths=0.35, alpha=0.6, zorder=1, negative_linestyles="solid")
     bar = fig.colorbar(filled, ax=ax, shrink=0.9, pad=0.02)
     bar.set_label(label)
     decades = np.arange(np.ceil(lo), np.floor(hi) + 1)
@@ -132,15 +150,24 @@ def draw_field(
         ticks = MaxNLocator(6).tick_values(lo, hi)
         bar.set_ticks(ticks[(ticks >= lo) & (ticks <= hi)])
     bar.ax.tick_params(labelsize=8)
+    return shown, levels, log
 
 
 def _by_kind(paths: Paths) -> bool:
     return any(g in _style.KIND_STYLE for g in paths.groups)
 
 
-def draw_paths(ax: Any, coords: Sequence[np.ndarray], paths: Paths) -> list[Any]:
+def draw_paths(
+    ax: Any, coords: Sequence[np.ndarray], paths: Paths,
+    view: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[Any]:
     """Draw one polyline per start in 2-D ``coords`` (each [k, 2]) with start/end markers
-    coloured by ``paths.groups``; return legend handles."""
+    coloured by ``paths.groups``; return legend handles for what is visible.
+
+    With ``view`` = (lower, upper), the axes' limits: a path whose end lies outside gets a
+    triangle on the edge where it last left the view, pointing the way it went; the legend
+    lists an end marker only when such an end lies inside the view.
+    """
     colors = np.array([_style.group_color(g) for g in paths.groups], dtype=object)
     has = np.array([len(c) > 0 for c in coords], dtype=bool)
     if paths.recorded:  # otherwise only start and end are known: no made-up line between
@@ -160,40 +187,76 @@ def draw_paths(ax: Any, coords: Sequence[np.ndarray], paths: Paths) -> list[Any]
         ax.scatter(ends[ok, 0], ends[ok, 1], c=list(col[ok]), **_style.END_MARKER)
     if (~ok).any():
         ax.scatter(ends[~ok, 0], ends[~ok, 1], c=list(col[~ok]), **_style.FAILED_END_MARKER)
-    return path_legend(paths)
+    shown = np.ones(len(ends), dtype=bool)
+    left = np.zeros(0, dtype=int)
+    if view is not None:
+        lower, upper = (np.asarray(v, dtype=float) for v in view)
+        shown = ~outside(ends, lower, upper)
+        left, where, heading = exits(coords, lower, upper)
+        if len(left):
+            # triangle markers are rotated in pixel space: scale the data direction by the
+            # axes' pixels per data unit (the layout is not final yet; the figure's size
+            # gives the aspect closely enough for a pointer)
+            width, height = ax.figure.get_size_inches()
+            per_unit = np.array([width, height]) / np.maximum(upper - lower, 1e-300)
+            angles = np.degrees(np.arctan2(heading[:, 1] * per_unit[1],
+                                           heading[:, 0] * per_unit[0])) - 90.0
+            for k, i in enumerate(left):
+                ax.scatter(where[k, 0], where[k, 1], marker=(3, 0, angles[k]), s=70,
+                           c=[colors[i]], edgecolors=_style.BLACK, linewidths=0.8, zorder=8,
+                           clip_on=False)
+    return path_legend(paths, end_shown=(ok & shown, ~ok & shown), left=len(left))
 
 
-def path_legend(paths: Paths) -> list[Any]:
-    """Legend handles: one line per group (with its count), then the start/end markers."""
+def path_legend(
+    paths: Paths, end_shown: tuple[np.ndarray, np.ndarray] | None = None, left: int = 0
+) -> list[Any]:
+    """Legend handles: one line per group (with its count), then the start and end markers
+    that are visible (``end_shown`` = which converged / not converged ends lie in the view;
+    all by default) and, when ``left`` paths leave the view, the edge triangle."""
     handles: list[Any] = []
     names, counts = np.unique(paths.groups.astype(str), return_counts=True)
     prefix = "ends at " if _by_kind(paths) else ""
     for name, count in zip(names, counts, strict=True):
         handles.append(Line2D([], [], color=_style.group_color(name), lw=2,
-                              label=f"{prefix}{name.replace('_', ' ')} ({count})"))
+                              label=f"{prefix}{_style.kind_name(name)} ({count})"))
     handles.append(Line2D([], [], ls="", marker="o", mfc="white", mec=_style.BLACK,
                           label="start"))
-    if paths.converged.any():
+    if end_shown is None:
+        end_shown = (paths.converged, ~paths.converged)
+    if np.any(end_shown[0]):
         handles.append(Line2D([], [], ls="", marker="o", color=_style.GREY, mec=_style.BLACK,
                               label="end (converged)"))
-    if (~paths.converged).any():
+    if np.any(end_shown[1]):
         handles.append(Line2D([], [], ls="", marker="x", color=_style.BLACK, mew=1.6,
                               label="end (not converged)"))
+    if left:
+        handles.append(Line2D([], [], ls="", marker=(3, 0, -90), color=_style.GREY,
+                              mec=_style.BLACK, label=f"left the view, end outside ({left})"))
     return handles
 
 
 def draw_points(
-    ax: Any, xs: Sequence[np.ndarray], kinds: Sequence[str], label: str = "known"
+    ax: Any, xs: Sequence[np.ndarray], kinds: Sequence[str], label: str = _style.KNOWN
 ) -> list[Any]:
-    """Mark critical points (2-D coordinates) by kind; return one legend handle per kind."""
+    """Mark points (2-D coordinates) by kind; return one legend handle per kind. ``label``
+    "known" (or anything starting so) draws hollow markers in the kind's colour, under the
+    paths' end markers; any other source draws filled ones."""
     handles = []
+    hollow = label.startswith(_style.KNOWN)
     for kind in dict.fromkeys(kinds):
         color, marker, size = _style.kind_style(kind)
         pts = np.array([x for x, k in zip(xs, kinds, strict=True) if k == kind]).reshape(-1, 2)
-        ax.scatter(pts[:, 0], pts[:, 1], s=size, marker=marker, c=color,
-                   edgecolors=_style.BLACK, linewidths=1.0, zorder=6)
-        handles.append(Line2D([], [], ls="", marker=marker, ms=8, color=color,
-                              mec=_style.BLACK, label=f"{kind.replace('_', ' ')} ({label})"))
+        if hollow:
+            ax.scatter(pts[:, 0], pts[:, 1], s=1.6 * size, marker=marker, facecolors="none",
+                       edgecolors=color, linewidths=2.0, zorder=4.5)
+            handles.append(Line2D([], [], ls="", marker=marker, ms=9, mfc="none", mec=color,
+                                  mew=2.0, label=f"{_style.kind_name(kind)} ({label})"))
+        else:
+            ax.scatter(pts[:, 0], pts[:, 1], s=size, marker=marker, c=color,
+                       edgecolors=_style.BLACK, linewidths=1.0, zorder=6)
+            handles.append(Line2D([], [], ls="", marker=marker, ms=8, color=color,
+                                  mec=_style.BLACK, label=f"{_style.kind_name(kind)} ({label})"))
     return handles
 
 

@@ -87,16 +87,27 @@ def function_figure(
         ax.plot(xs, fs, color=_style.BLACK, lw=1.4, zorder=2)
         ax.set_xlim(lower[0], upper[0])
         handles: list[Any] = []
+        left = 0
         if drawn is not None:
             for i in range(drawn.num_starts):
                 _draw_start(ax, drawn, i, number=drawn.num_starts == 1)
-            handles += path_legend(drawn)
+            ends = drawn.ends[:, 0]
+            shown = np.isfinite(ends) & (ends >= lower[0]) & (ends <= upper[0])
+            left = _mark_exits(ax, drawn, lower[0], upper[0])
+            handles += path_legend(drawn, end_shown=(drawn.converged & shown,
+                                                     ~drawn.converged & shown), left=left)
+            if left:
+                note = " · ".join(filter(None, [note, f"{left} of {drawn.num_starts} drawn "
+                                                      "paths end outside the view"]))
+        hollow = points_label.startswith(_style.KNOWN)
         for kind in dict.fromkeys(p.kind for p in points):
             color, marker, size = _style.kind_style(kind)
             mine = [p for p in points if p.kind == kind]
-            ax.scatter([p.x[0] for p in mine], [p.value for p in mine], s=size, marker=marker,
-                       c=color, edgecolors=_style.BLACK, linewidths=1.0, zorder=6,
-                       label=f"{kind.replace('_', ' ')} ({points_label})")
+            style = (dict(s=1.6 * size, facecolors="none", edgecolors=color, linewidths=2.0,
+                          zorder=4.5) if hollow else
+                     dict(s=size, c=color, edgecolors=_style.BLACK, linewidths=1.0, zorder=6))
+            ax.scatter([p.x[0] for p in mine], [p.value for p in mine], marker=marker,
+                       label=f"{_style.kind_name(kind)} ({points_label})", **style)
         handles += ax.get_legend_handles_labels()[0]
         _limit_y(ax, fs, drawn)
         name = labels.axis(0, 1)
@@ -136,6 +147,28 @@ def _draw_start(ax: Any, paths: Paths, i: int, number: bool) -> None:
             last = a
             ax.annotate(str(k), (a, b), xytext=(4, 5), textcoords="offset points", fontsize=7,
                         color=color, zorder=7)
+
+
+def _mark_exits(ax: Any, paths: Paths, lower: float, upper: float) -> int:
+    """A triangle on the left or right edge, at the height of the last iterate inside the
+    view, for each path whose end lies beyond the view; returns how many."""
+    count = 0
+    for i in range(paths.num_starts):
+        end = paths.last_row[i] + 1
+        xk, fk = paths.x[i, :end, 0], paths.value[i, :end]
+        ok = np.isfinite(xk) & np.isfinite(fk)
+        xk, fk = xk[ok], fk[ok]
+        if xk.size == 0 or lower <= xk[-1] <= upper:
+            continue
+        inside = np.flatnonzero((xk >= lower) & (xk <= upper))
+        if inside.size == 0:
+            continue
+        right = xk[-1] > upper
+        ax.scatter([upper if right else lower], [fk[inside[-1]]], marker=">" if right else "<",
+                   s=70, c=[_style.group_color(paths.groups[i])], edgecolors=_style.BLACK,
+                   linewidths=0.8, zorder=8, clip_on=False)
+        count += 1
+    return count
 
 
 def _limit_y(ax: Any, fs: np.ndarray, paths: Paths | None) -> None:

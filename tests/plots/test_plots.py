@@ -6,6 +6,7 @@ configs written to a temporary directory; plots never solve, they only read thos
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -43,10 +44,10 @@ from optkit.plots import (
 from optkit.plots.atlas import hessian_eigen
 from optkit.plots.one_d import scan_critical_points
 
-HIMMELBLAU = {
-    "name": "himmelblau-16",
+HIMMELBLAU = {  # 64 starts: enough for plot_run's basin map (BASIN_MIN_STARTS)
+    "name": "himmelblau-64",
     "problem": {"name": "himmelblau"},
-    "start": {"uniform": {"count": 16, "seed": 0}},
+    "start": {"grid": {"low": [-4.5, -4.5], "high": [4.5, 4.5], "num": [8, 8]}},
     "solver": {"method": "newton"},
     "stop": {"max_steps": 60},
 }
@@ -151,7 +152,7 @@ def test_himmelblau_run_plots_with_cli(himmelblau_run: Path) -> None:
     assert result.exit_code == 0, result.output
     written = [Path(line) for line in result.stdout.split()]
     assert [p.name for p in written] == ["trajectories.png", "convergence.png", "atlas.png",
-                                         "taylor.png"]
+                                         "basin.png", "taylor.png"]
     for path in written:
         assert path.parent == himmelblau_run / "plots"
         assert_real_image(path)
@@ -180,7 +181,7 @@ def test_contour_paths_and_markers_sit_where_the_data_says(himmelblau_run: Path)
     run = load_run(himmelblau_run)
     kinds = list(kind_label(run.trajectories["kind"]))
     paths = paths_from_arrays(run.trajectories, kinds)
-    assert paths.num_starts == 16 and set(kinds) == {"minimum"}
+    assert paths.num_starts == 64 and set(kinds) == {"minimum"}
     box = ((-5.0, -5.0), (5.0, 5.0))
     labels = Labels("himmelblau", "newton", "float64", ("x", "y"))
 
@@ -195,8 +196,8 @@ def test_contour_paths_and_markers_sit_where_the_data_says(himmelblau_run: Path)
 
     ax = fig.axes[0]
     (lines,) = [c for c in ax.collections if isinstance(c, LineCollection)
-                and len(c.get_segments()) == 16]
-    for segment, i in zip(lines.get_segments(), range(16), strict=True):
+                and len(c.get_segments()) == 64]
+    for segment, i in zip(lines.get_segments(), range(64), strict=True):
         np.testing.assert_allclose(segment, paths.path(i))
     # each path's end point is drawn in its colour: the path ends on the pixel it should
     for end in paths.ends:
@@ -209,11 +210,26 @@ def test_known_critical_points_are_marked_on_their_pixels() -> None:
     problem = optkit.problems.get("himmelblau")
     points = [Point(np.asarray(k.x), k.value, k.kind) for k in problem.critical_points]
     assert {p.kind for p in points} == {"minimum", "maximum", "saddle"}
-    fig = contour_figure(problem.fun, problem.box, None, points, Labels("himmelblau"))
+    # found points are filled: the marker's centre pixel has the kind's colour
+    fig = contour_figure(problem.fun, problem.box, None, points, Labels("himmelblau"),
+                         points_label="found")
     image, _ = render(fig)
     ax = fig.axes[0]
     for p in points:
         assert near(pixel_at(image, ax, p.x), _style.kind_style(p.kind)[0]), p
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == ["minimum (found)", "maximum (found)", "saddle (found)"]
+    # known points (the default) are hollow rings in the kind's colour: the centre shows f
+    fig = contour_figure(problem.fun, problem.box, None, points, Labels("himmelblau"))
+    image, _ = render(fig)
+    ax = fig.axes[0]
+    for p in points:
+        color = _style.kind_style(p.kind)[0]
+        assert not near(pixel_at(image, ax, p.x), color), p
+        px, py = ax.transData.transform(p.x)
+        ring = image[int(image.shape[0] - py) - 9: int(image.shape[0] - py) + 10,
+                     int(px) - 9: int(px) + 10]
+        assert count_color(ring, color, tol=0.1) >= 8, p
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend == ["minimum (known)", "maximum (known)", "saddle (known)"]
 
@@ -242,6 +258,11 @@ def test_convergence_lines_follow_the_recorded_values(himmelblau_run: Path) -> N
 
     run = load_run(himmelblau_run)
     paths = paths_from_arrays(run.trajectories)
+    assert paths.num_starts == 64 > _style.MAX_BAND_LINES  # bands: the lines of 16 starts
+    paths = dataclasses.replace(
+        paths, **{k: getattr(paths, k)[:16] for k in
+                  ("x", "value", "grad_norm", "num_steps", "groups", "converged")},
+        extras={k: v[:16] for k, v in paths.extras.items()})
     fig = convergence_figure(paths, Labels("himmelblau"), f_star=0.0)
     value_ax, grad_ax = fig.axes[:2]
     assert value_ax.get_yscale() == "log" and grad_ax.get_yscale() == "log"
@@ -396,17 +417,29 @@ def test_taylor_model_of_the_chapter_example() -> None:
         taylor_model(bump, (-1.0, 0.0), order=3)
 
 
-def test_taylor_surface_draws_both_wireframes(tmp_path: Path) -> None:
-    from mpl_toolkits.mplot3d.art3d import Line3DCollection
+def test_taylor_figure_shows_f_and_the_model_at_shared_levels(tmp_path: Path) -> None:
+    from matplotlib.contour import QuadContourSet
 
     problem = optkit.problems.get("gaussian_bump")
-    fig = taylor_surface(problem.fun, (-1.0, 0.0), problem.box, out=tmp_path / "taylor.png")
+    x0 = np.array([-1.0, 0.0])
+    fig = taylor_surface(problem.fun, x0, problem.box, out=tmp_path / "taylor.png")
     assert_real_image(tmp_path / "taylor.png")
-    frames = [c for c in fig.axes[0].collections if isinstance(c, Line3DCollection)]
-    assert len(frames) == 2
-    assert near(frames[0].get_color()[0][:3], _style.SURFACE_COLOR, 0.01)
-    assert near(frames[1].get_color()[0][:3], _style.MODEL_COLOR, 0.01)
-    with pytest.raises(ValueError, match="2-D"):
+    left, right = fig.axes[:2]  # then the two colour bars
+    lines = [c for c in left.collections if isinstance(c, QuadContourSet) and not c.filled]
+    f_lines, q_lines = lines
+    assert near(f_lines.get_edgecolor()[0][:3], _style.SURFACE_COLOR, 0.01)
+    assert near(q_lines.get_edgecolor()[0][:3], _style.MODEL_COLOR, 0.01)
+    np.testing.assert_array_equal(q_lines.levels, f_lines.levels)  # one shared clipping
+    # the error panel: log₁₀|f − q| is smallest at the grid point next to x0, and grows
+    # like ‖x − x0‖³ along a ray (Taylor's theorem for the second-order model)
+    (error,) = [c for c in right.collections if isinstance(c, QuadContourSet) and c.filled]
+    model = taylor_model(problem.fun, x0, order=2)
+    r = np.array([0.02, 0.04])
+    errs = [abs(float(problem.fun(x0 + d * np.array([0.6, 0.8])))
+                - float(model(x0 + d * np.array([0.6, 0.8])))) for d in r]
+    np.testing.assert_allclose(errs[1] / errs[0], 8.0, rtol=0.05)
+    assert error.levels.min() < -8  # the floor near x0, many decades below the far error
+    with pytest.raises(ValueError, match="1-D or 2-D"):
         taylor_surface(problem.fun, (-1.0, 0.0, 1.0), problem.box)
 
 
@@ -464,8 +497,9 @@ def test_bad_run_directories_raise_one_line_value_errors(
         plot_run(broken)
     with pytest.raises(ValueError, match="bmp"):
         plot_run(himmelblau_run, format="bmp")
-    with pytest.raises(ValueError, match="quartic.*Taylor surface needs a 2-variable"):
-        plot_run(quartic_run, taylor=True, out=tmp_path)
+    # a 1-variable run gets a 1-D Taylor figure at its best end point (x = 2, f = −32)
+    written = plot_run(quartic_run, taylor=True, out=tmp_path / "taylor")
+    assert [p.name for p in written] == ["function.png", "convergence.png", "taylor.png"]
 
 
 @pytest.mark.slow
@@ -489,3 +523,331 @@ def test_plot_module_aliases() -> None:
     assert optkit.plot.taylor_surface is optkit.plots.taylor_surface
     assert optkit.plot.plot_run is plot_run
     assert isinstance(Paths, type)
+
+
+# ------------------------------------------------------------------ content: honest figures
+
+
+def shape_signature(path) -> tuple:
+    """A marker's outline up to scale and rotation (the edge triangles are rotated to point
+    the way each path went): its path codes and the sorted distances between its distinct
+    vertices, largest 1."""
+    vertices = np.unique(np.round(path.vertices / np.abs(path.vertices).max(), 9), axis=0)
+    gaps = np.sort(np.linalg.norm(vertices[:, None] - vertices[None], axis=-1).ravel())
+    codes = () if path.codes is None else tuple(int(c) for c in path.codes)
+    return codes, gaps / gaps.max()
+
+
+def same_shape(a: tuple, b: tuple) -> bool:
+    return a[0] == b[0] and a[1].shape == b[1].shape and np.allclose(a[1], b[1], atol=1e-6)
+
+
+def marker_path(marker) -> tuple:
+    from matplotlib.markers import MarkerStyle
+
+    style = MarkerStyle(marker)
+    return shape_signature(style.get_path().transformed(style.get_transform()))
+
+
+def same_rgb(a, b, tol: float = 0.02) -> bool:
+    return bool(np.abs(np.asarray(to_rgb(a)) - np.asarray(to_rgb(b))).max() <= tol)
+
+
+def inside(ax, xy: np.ndarray) -> np.ndarray:
+    (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+    xy = np.asarray(xy, float).reshape(-1, 2)
+    return (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
+
+
+def assert_every_legend_entry_is_drawn(fig) -> None:
+    """Each legend entry has an artist in some axes that matches it and shows in the view:
+
+    - a marker entry: a scatter with that marker shape, one point inside the limits, the
+      entry's face or edge colour among its colours (neutral grey/black entries, standing for
+      every group, match any colour), and hiding it changes the rendered pixels (it is not
+      buried under another artist);
+    - a line entry: a line or line collection of its colour with a vertex inside the limits;
+    - a patch entry: a filled area (band, image) of its colour inside the limits (a grey
+      patch stands for every group's band).
+    """
+    from matplotlib.collections import PolyCollection
+    from matplotlib.image import AxesImage
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    (legend,) = fig.legends
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    neutral = (_style.GREY, _style.BLACK)
+    base, _ = render(fig)
+    for handle, text in zip(legend.legend_handles, legend.get_texts(), strict=True):
+        label = text.get_text()
+        if isinstance(handle, PathCollection):  # the legend shows a scatter's own marker
+            from matplotlib.colors import to_hex
+
+            face, edge = handle.get_facecolor(), handle.get_edgecolor()
+            handle = Line2D([], [], ls="", marker=handle.get_paths()[0],
+                            mfc=to_hex(face[0]) if len(face) else "none",
+                            mec=to_hex(edge[0]) if len(edge) else "none")
+        if isinstance(handle, Line2D) and handle.get_marker() not in ("None", "", None):
+            shape = marker_path(handle.get_marker())
+            colors = [handle.get_markerfacecolor(), handle.get_markeredgecolor()]
+            wild = any(c != "none" and same_rgb(c, n) for c in colors for n in neutral)
+            found = False
+            for ax in axes:
+                for c in ax.collections:
+                    if not isinstance(c, PathCollection) or not len(c.get_offsets()):
+                        continue
+                    if not same_shape(shape_signature(c.get_paths()[0]), shape):
+                        continue
+                    own = [tuple(v[:3]) for v in [*c.get_facecolors(), *c.get_edgecolors()]]
+                    if not (wild or any(same_rgb(o, k) for o in own for k in colors
+                                        if k != "none")):
+                        continue
+                    points = np.asarray(c.get_offsets())
+                    if not (inside(ax, points).any() or not c.get_clip_on()):
+                        continue
+                    c.set_visible(False)
+                    hidden, _ = render(fig)
+                    c.set_visible(True)
+                    if np.abs(hidden - base).max() > 0.05:
+                        found = True
+                        break
+                if found:
+                    break
+            assert found, f"legend entry {label!r}: no visible marker"
+        elif isinstance(handle, Line2D):
+            color = handle.get_color()
+            found = any(
+                (isinstance(a, Line2D) and same_rgb(a.get_color(), color)
+                 and inside(ax, np.c_[a.get_xdata(), a.get_ydata()]).any())
+                or (isinstance(a, LineCollection) and len(a.get_segments())
+                    and any(same_rgb(e[:3], color) for e in a.get_edgecolors())
+                    and inside(ax, np.concatenate(a.get_segments())).any())
+                or (hasattr(a, "levels") and not a.filled
+                    and any(same_rgb(e[:3], color) for e in a.get_edgecolor()))
+                or (getattr(a, "arrow_patch", None) is not None  # atlas arrows
+                    and same_rgb(a.arrow_patch.get_edgecolor()[:3], color)
+                    and inside(ax, a.xy).any())
+                for ax in axes for a in [*ax.lines, *ax.collections, *ax.texts])
+            assert found, f"legend entry {label!r}: no line of its colour in view"
+        else:
+            assert isinstance(handle, Patch), label
+            color = handle.get_facecolor()[:3]
+            wild = same_rgb(color, _style.GREY, 0.1)
+            found = False
+            for ax in axes:
+                for a in [*ax.collections, *ax.images]:
+                    if isinstance(a, AxesImage):
+                        pixels = np.asarray(a.get_array())[..., :3].reshape(-1, 3)
+                        if (np.abs(pixels - np.asarray(color)).max(axis=1) < 0.02).any():
+                            found = True
+                    elif isinstance(a, PolyCollection) and len(a.get_paths()):
+                        colors = [f[:3] for f in a.get_facecolors()]
+                        vertices = np.concatenate([p.vertices for p in a.get_paths()])
+                        if (wild or any(same_rgb(f, color) for f in colors)) and inside(
+                                ax, vertices).any():
+                            found = True
+                    elif (isinstance(a, PathCollection) and len(a.get_offsets())
+                          and any(same_rgb(f[:3], color) for f in a.get_facecolors())):
+                        found = found or bool(inside(ax, a.get_offsets()).any())
+            assert found, f"legend entry {label!r}: no area of its colour in view"
+
+
+def escaping_paths(starts: int = 6, steps: int = 40) -> Paths:
+    """Gradient descent on log-sum-exp, which has no minimum: x_k = x_0 − k·t·softmax(x_0)
+    (the gradient is constant along the ray once far out), so every start runs off towards
+    −∞ and ends at the step cap."""
+    rng = np.random.default_rng(1)
+    x0 = rng.uniform(-2, 2, (starts, 2))
+    soft = np.exp(x0) / np.exp(x0).sum(axis=1, keepdims=True)
+    k = np.arange(steps + 1)[None, :, None]
+    x = x0[:, None, :] - 2.0 * k * soft[:, None, :]
+    value = np.logaddexp(x[..., 0], x[..., 1])
+    arrays = {"x": x, "value": value, "grad_norm": np.linalg.norm(soft, axis=-1)[:, None]
+              * np.ones(steps + 1), "num_steps": np.full(starts, steps),
+              "status": np.full(starts, int(optkit.Status.MAX_STEPS))}
+    return paths_from_arrays(arrays)
+
+
+def logsumexp(z):
+    return jnp.logaddexp(z[0], z[1])
+
+
+def test_paths_that_leave_the_view_are_marked_where_they_left() -> None:
+    paths = escaping_paths()
+    box = ((-2.0, -2.0), (2.0, 2.0))
+    fig = contour_figure(logsumexp, box, paths, (), Labels("log_sum_exp"))
+    ax = fig.axes[0]
+    lower = np.array([ax.get_xlim()[0], ax.get_ylim()[0]])
+    upper = np.array([ax.get_xlim()[1], ax.get_ylim()[1]])
+    # the view grew to hold the iterates within half a box width, no further
+    assert (lower <= -2.0).all() and (lower >= -4.0 - 0.05 * 8.0).all()  # 4 % padding
+    everything = np.concatenate([paths.path(i) for i in range(paths.num_starts)])
+    near_box = np.all((everything >= -4.0) & (everything <= 4.0), axis=1)
+    assert inside(ax, everything[near_box]).all()
+    # every end is far outside, so each path has one triangle on the edge of the view,
+    # on the segment where it left
+    assert not inside(ax, paths.ends).any()
+    triangles = [c for c in ax.collections if isinstance(c, PathCollection)
+                 and not c.get_clip_on()]
+    assert len(triangles) == paths.num_starts
+    for c in triangles:
+        (point,) = np.asarray(c.get_offsets())
+        on_edge = np.isclose(point, lower, atol=1e-9) | np.isclose(point, upper, atol=1e-9)
+        assert on_edge.any() and inside(ax, point).all()
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert f"left the view, end outside ({paths.num_starts})" in legend
+    assert "end (not converged)" not in legend  # no such end is visible
+    assert f"{paths.num_starts} of {paths.num_starts} drawn paths end outside" in ax.get_title()
+    assert_every_legend_entry_is_drawn(fig)
+
+
+def test_f_minus_f_best_only_where_a_minimum_was_reached() -> None:
+    from optkit.plots.convergence import reference
+
+    paths = escaping_paths()
+    fig = convergence_figure(paths, Labels("log_sum_exp"))
+    value_ax = fig.axes[0]
+    assert reference(paths) == (None, "no minimum reached")
+    assert value_ax.get_yscale() == "symlog"
+    assert value_ax.get_ylabel().startswith("f ") and "f_best" not in value_ax.get_ylabel()
+    for i, line in enumerate(value_ax.lines):  # f itself, not f − f_best
+        np.testing.assert_allclose(line.get_ydata(), paths.value[i])
+    # the axes end where the data ends and hold all of it
+    assert value_ax.get_xlim() == (0.0, 40.0)
+    y0, y1 = value_ax.get_ylim()
+    assert y0 <= np.nanmin(paths.value) and y1 >= np.nanmax(paths.value)
+    assert_every_legend_entry_is_drawn(fig)
+
+    # a converged bowl: f_best is the value the starts reached, f − f_best on a log axis
+    x = np.array([[[1.0, 1.0], [0.5, 0.5], [0.0, 0.0]]])
+    value = np.sum(x**2, axis=-1)
+    bowl = paths_from_arrays({"x": x, "value": value, "grad_norm": 2 * np.sqrt(value),
+                              "num_steps": np.array([2]), "status": np.array([0])})
+    assert reference(bowl) == (0.0, "f_best")
+    assert reference(bowl, f_star=-1.0) == (-1.0, "f*")
+    assert reference(bowl, f_star=1.0) == (0.0, "f_best")  # a wrong f*: the run went lower
+    assert convergence_figure(bowl).axes[0].get_ylabel().startswith("f − f_best")
+
+
+def test_thousands_of_steps_are_thinned_to_a_readable_trend() -> None:
+    from optkit.plots.convergence import THIN_BINS, thin
+
+    # Barzilai–Borwein-like step sizes alternating between 10⁻³ and 10⁻¹: a bin of an even
+    # number of steps holds as many of each, so its typical value is the geometric mean 10⁻²
+    steps = np.arange(4000)
+    t = np.where(steps % 2 == 0, 1e-3, 1e-1)
+    mid, typical, lo, hi = thin(steps, t, width=10)
+    np.testing.assert_allclose(typical[:-1], 1e-2, rtol=1e-12)
+    np.testing.assert_allclose(lo, np.r_[np.full(len(lo) - 1, 1e-3), 1e-1])
+    assert mid[-1] == steps[-1] and typical[-1] == t[-1]  # the line ends where the solve did
+    starts, rows = 3, 5001
+    value = np.exp(-np.arange(rows) / 500.0)[None] * np.ones((starts, 1))
+    x = np.zeros((starts, rows, 2))
+    zigzag = np.where(np.arange(rows) % 2 == 0, 1e-3, 1e-1)
+    arrays = {"x": x, "value": value, "grad_norm": value, "num_steps": np.full(starts, rows - 1),
+              "status": np.zeros(starts, int), "step_size": np.tile(zigzag, (starts, 1))}
+    fig = convergence_figure(paths_from_arrays(arrays), Labels("zig-zag"))
+    for ax in fig.axes[:3]:
+        assert ax.get_xlim() == (0.0, rows - 1.0)
+        for line in ax.lines:
+            assert len(line.get_xdata()) <= THIN_BINS + 2
+    step_ax = fig.axes[2]
+    # every full bin (the first holds the start's missing step, the last two a partial bin and
+    # the final step) averages to the geometric mean
+    np.testing.assert_allclose(step_ax.lines[0].get_ydata()[1:-2], 1e-2, rtol=1e-12)
+    assert "thinned" in fig._suptitle.get_text()
+    assert_every_legend_entry_is_drawn(fig)
+
+
+@pytest.mark.slow
+def test_basin_map_colours_each_start_by_the_point_it_reached(himmelblau_run: Path) -> None:
+    from optkit.plots._run import load_view
+    from optkit.plots.basin import basin_figure
+
+    view = load_view(himmelblau_run)
+    paths = view.paths
+    fig = basin_figure(view.fun, view.box, paths, view.found, view.labels)
+    ax = fig.axes[0]
+    (image,) = ax.images
+    cells = np.asarray(image.get_array())  # [y, x, rgb]: the 8 × 8 grid of starts
+    assert cells.shape[:2] == (8, 8)
+    xs, ys = np.unique(paths.starts[:, 0]), np.unique(paths.starts[:, 1])
+    found = np.stack([p.x for p in view.found])
+    assert len(found) == 4  # Himmelblau's four minima, from critical_points.json
+    pixels, _ = render(fig)
+    marker_colors = {}
+    for c in ax.collections:  # each found point is marked in its basin's colour
+        if isinstance(c, PathCollection) and len(c.get_offsets()) == 1:
+            marker_colors[tuple(np.round(c.get_offsets()[0], 6))] = c.get_facecolors()[0][:3]
+    for start, end in zip(paths.starts, paths.ends, strict=True):
+        nearest = found[np.argmin(np.linalg.norm(found - end, axis=1))]
+        assert np.linalg.norm(nearest - end) < 1e-6  # every start converged to a minimum
+        expected = marker_colors[tuple(np.round(nearest, 6))]
+        cell = cells[np.searchsorted(ys, start[1]), np.searchsorted(xs, start[0])]
+        np.testing.assert_allclose(cell[:3], expected, atol=1e-6)
+        assert near(pixel_at(pixels, ax, start), expected, tol=0.25)
+    assert len({tuple(v) for v in marker_colors.values()}) == 4  # four distinct colours
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    counts = [int(t.rsplit(": ", 1)[1].split()[0]) for t in legend]
+    assert sum(counts) == 64
+    assert_every_legend_entry_is_drawn(fig)
+
+
+def test_flat_ends_are_not_counted_as_critical_points() -> None:
+    from optkit.plots.basin import basins
+
+    problem = optkit.problems.get("gaussian_bump")
+    lo, hi = 1 / np.sqrt(2), np.exp(-0.5) / np.sqrt(2)
+    points = [Point(np.array([-lo, 0.0]), -hi, "minimum"),
+              Point(np.array([lo, 0.0]), hi, "maximum"),
+              Point(np.array([4.0, 4.0]), 0.0, "flat")]
+    fig = atlas_figure(problem.fun, problem.box, points, Labels("gaussian_bump"))
+    title = fig.axes[0].get_title()
+    assert "1 minimum, 1 maximum; 1 flat region end" in title
+    arrows = [t for t in fig.axes[0].texts if t.arrow_patch is not None]
+    assert len(arrows) == 4  # two per critical point, none at the flat end
+    assert_every_legend_entry_is_drawn(fig)
+    # basin map: the flat ends share one grey, apart from the two points' basins
+    ends = np.array([[-lo, 0.0], [lo, 0.0], [4.0, 4.0], [-4.0, 4.5], [-lo, 1e-9]])
+    x = np.stack([ends + 0.1, ends], axis=1)
+    arrays = {"x": x, "value": np.zeros((5, 2)), "grad_norm": np.zeros((5, 2)),
+              "num_steps": np.ones(5, int), "status": np.zeros(5, int)}
+    paths = paths_from_arrays(arrays, ["minimum", "maximum", "flat", "flat", "minimum"])
+    index, found = basins(paths, points, problem.box)
+    assert [b.name.split(" (")[0] for b in found] == ["minimum", "maximum", "flat region"]
+    assert list(index) == [0, 1, 2, 2, 0]
+    assert found[2].point is None and found[2].color == _style.BASIN_OTHER["flat"]
+
+
+def test_taylor_point_follows_analysis_taylor_at(quartic_run: Path) -> None:
+    from optkit.plots._run import load_view, taylor_point
+
+    view = load_view(quartic_run)
+    best, where = taylor_point(view)  # default "best": the end point of lowest f
+    assert where == "the best end point"
+    np.testing.assert_allclose(best, [2.0], atol=1e-8)  # the global minimum, f = −32
+    first, _ = taylor_point(dataclasses.replace(view, taylor_at="first"))
+    np.testing.assert_allclose(first, view.paths.starts[0])
+    given, _ = taylor_point(dataclasses.replace(view, taylor_at=[-1.0]))
+    np.testing.assert_allclose(given, [-1.0])
+    with pytest.raises(ValueError, match="analysis.taylor_at has 2 numbers"):
+        taylor_point(dataclasses.replace(view, taylor_at=[1.0, 2.0]))
+
+
+def test_one_variable_taylor_figure() -> None:
+    def quartic(x):
+        return 3 * x[0] ** 4 - 4 * x[0] ** 3 - 12 * x[0] ** 2
+
+    fig = taylor_surface(quartic, [-1.0], ((-2.0,), (3.0,)), labels=Labels("quartic"))
+    top, bottom = fig.axes[:2]
+    f_line, q_line = top.lines
+    xs = q_line.get_xdata()
+    # at the minimum x = −1: f = −5, f′ = 0, f″ = 36x² − 24x − 24 = 36: q = −5 + 18 (x + 1)²
+    np.testing.assert_allclose(q_line.get_ydata(), -5 + 18 * (xs + 1) ** 2, rtol=1e-12)
+    np.testing.assert_allclose(f_line.get_ydata(), 3 * xs**4 - 4 * xs**3 - 12 * xs**2,
+                               rtol=1e-12, atol=1e-12)
+    lo, hi = top.get_ylim()  # one range, f's: q is clipped to it
+    assert lo <= (3 * xs**4 - 4 * xs**3 - 12 * xs**2).min() and hi < q_line.get_ydata().max()
+    assert bottom.get_yscale() == "log"
+    assert_every_legend_entry_is_drawn(fig)
