@@ -3,6 +3,7 @@ problem, ``key.path: message``, with a "did you mean" suggestion for unknown key
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Iterable, Sequence
@@ -90,9 +91,41 @@ def _strip_tags(loc: Sequence[Any]) -> list[Any]:
     return loc
 
 
+#: location parts pydantic adds for the branches of a union (``literal['all']``,
+#: ``constrained-int``, ``list[constrained-int]``, ...): not keys the user wrote
+_BRANCH = re.compile(r"^(literal|list|dict|tuple|set|union|tagged-union|nullable|function-\w+|"
+                     r"constrained-\w+|is-instance|lax-or-strict|json-or-python|chain|default|"
+                     r"int|float|str|bool|none|model)(\[.*\])?$")
+
+
+def _fold_unions(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The errors of each branch of a union at one key (``devices: 'all' | int | list``)
+    become one error at that key listing what each branch expected."""
+    folded: dict[tuple[Any, ...], dict[str, Any]] = {}
+    out: list[dict[str, Any]] = []
+    for e in errors:
+        branch = [i for i, part in enumerate(e["loc"])
+                  if isinstance(part, str) and _BRANCH.match(part)]
+        if not branch:
+            out.append(e)
+            continue
+        loc = tuple(e["loc"][:branch[0]])
+        inner = [part for part in e["loc"][branch[0]:]
+                 if not (isinstance(part, str) and _BRANCH.match(part))]
+        message = e["msg"].removeprefix("Value error, ")
+        if inner:
+            message = f"{message} at {_path(inner)}"
+        if loc in folded:
+            folded[loc]["msg"] += f"; or {message[:1].lower()}{message[1:]}"
+            continue
+        folded[loc] = {**e, "loc": loc, "type": "union", "msg": message}
+        out.append(folded[loc])
+    return out
+
+
 def format_validation_errors(err: ValidationError) -> list[str]:
     lines = []
-    for e in err.errors(include_url=False):
+    for e in _fold_unions(err.errors(include_url=False)):
         raw_loc, kind, value = e["loc"], e["type"], e.get("input")
         loc = _strip_tags(raw_loc)
         path = _path(loc) or "(top level)"

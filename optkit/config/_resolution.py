@@ -379,7 +379,16 @@ def _check_box(box: BoxConfig | Any, dim: int, key: str, lower: str = "lower",
         if np.any(lo_b >= hi_b):
             problems.append(f"{key}: needs {lower} < {upper} in every coordinate "
                             f"(got {lower}={lo}, {upper}={hi})")
+        elif not _finite_width(lo_b, hi_b):
+            problems.append(f"{key}: the box is wider than float64 can represent "
+                            f"(got {lower}={lo}, {upper}={hi})")
     return problems
+
+
+def _finite_width(lower: np.ndarray, upper: np.ndarray) -> bool:
+    """upper − lower is a float64 number (uniform starts and grids are drawn from it)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.all(np.isfinite(np.subtract(upper, lower, dtype=np.float64))))
 
 
 def _check_start(start: StartConfig | None, problem: Any) -> list[str]:

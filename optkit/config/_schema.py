@@ -9,6 +9,7 @@ from the method registry (``optkit.solvers.METHODS``) and are checked during res
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -41,6 +42,7 @@ def _integer(low: int, high: Callable[[], int] | None = None, why: str = "") -> 
     ``why`` it is the limit."""
 
     def check(value: Any) -> Any:
+        value = _number_text(value)
         if isinstance(value, float) and math.isfinite(value) and value == int(value):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -48,7 +50,8 @@ def _integer(low: int, high: Callable[[], int] | None = None, why: str = "") -> 
         if value < low:  # Field(ge=low) says so, in pydantic's words like every bound
             return value
         if high is not None and value > high():
-            raise ValueError(f"{value:,} is more than {high():,}{why}")
+            shown = f"{value:,}" if value < 10**15 else f"{float(value):.3g}"
+            raise ValueError(f"{shown} is more than {high():,}{why}")
         return value
 
     return BeforeValidator(check)
@@ -77,8 +80,24 @@ def _limited_count(high: Callable[[], int], why: Callable[[], str], low: int = 1
 _STEPS_WHY = (", the most the compiled loop can count (100 trips per step, int32 counters)")
 
 
+def _number_text(value: Any) -> Any:
+    """YAML 1.1 reads ``1e21`` and ``1.0e21`` (no sign in the exponent) as text; such text is
+    the number the user meant. Other values are returned as they are."""
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        number = float(value)
+        return int(number) if math.isfinite(number) and number == int(number) and (
+            "." not in value and "e" not in value.lower()) else number
+    return value
+
+
+_NUMBER = re.compile(r"[-+]?(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][-+]?\d+)?")
+
+
 def _as_list(value: Any) -> Any:
     """A lone number stands for a 1-vector (or for every coordinate, where broadcast)."""
+    value = _number_text(value)
+    if isinstance(value, list):
+        value = [_number_text(v) for v in value]
     return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 

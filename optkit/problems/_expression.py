@@ -360,8 +360,8 @@ def _parse(source: _Source) -> ast.AST:
     """The body of the parsed expression; every parser failure becomes a ValueError."""
     limit = _limits.MAX_EXPRESSION_LENGTH
     if len(source.original) > limit.value:
-        raise ValueError(f"is {len(source.original):,} characters long, more than the limit "
-                         f"{limit.value:,} ({limit.knob()})")
+        raise ValueError(f"is {len(source.original)} characters long, more than the limit "
+                         f"{limit.value} ({limit.knob()})")
     if not source.text:
         raise ValueError("is empty")
     try:

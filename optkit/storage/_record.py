@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +150,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray] | None:
             return {k: npz[k] for k in npz.files}
     except _limits.FileRefused as err:
         raise RunDirError(f"{path}: {err}") from None
-    except (OSError, ValueError, EOFError, KeyError) as err:
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as err:
         raise RunDirError(f"{path}: cannot read ({_reason(err)})") from None
 
 
