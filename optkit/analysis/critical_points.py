@@ -59,6 +59,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._sharding import shard_starts
+from ._lanczos import DENSE_MAX_DIM, LANCZOS_STEPS
 from .classify import CriticalPoint, classify_spectrum, eigenvalue_tol
 
 Array = jax.Array
@@ -261,15 +262,28 @@ def _classify_ends(s: _State, grad_tol: Array) -> dict[str, Any]:
     inf = jnp.asarray(jnp.inf, dtype)
     rcond = 10.0 * s.best.lam.shape[1] * eps
     newton = jax.vmap(lambda e: _lm_step(e, jnp.zeros_like(e.value), inf, rcond))(s.best)
+    newton_norm = jnp.linalg.norm(newton, axis=1)
     points = CriticalPoint(
-        x=s.best_x, value=s.best.value, grad_norm=grad_norm, eigenvalues=s.best.lam,
-        index=index, kind_code=kind, tol=tol, grad_tol=gtol,
+        x=s.best_x, value=s.best.value, grad_norm=grad_norm,
+        eigenvalues=reported_eigenvalues(s.best.lam), index=index, kind_code=kind, tol=tol,
+        grad_tol=gtol, distance=newton_norm,
     )
     return {
-        "points": points, "newton_norm": jnp.linalg.norm(newton, axis=1),
+        "points": points, "newton_norm": newton_norm,
+        "min_abs_eigenvalue": jnp.min(jnp.abs(s.best.lam), axis=1),
         "null_dir": jax.vmap(lambda e: e.vecs[:, jnp.argmin(jnp.abs(e.lam))])(s.best),
         "grad_scale": grad_scale, "grad_tol": grad_tol,
     }
+
+
+def reported_eigenvalues(lam: Array) -> Array:
+    """The eigenvalues a CriticalPoint holds: all n (ascending) up to DENSE_MAX_DIM variables,
+    above it the LANCZOS_STEPS/2 smallest and as many largest, the shape ``classify`` gives."""
+    n = lam.shape[-1]
+    if n <= DENSE_MAX_DIM:
+        return lam
+    half = LANCZOS_STEPS // 2
+    return jnp.concatenate([lam[..., :half], lam[..., n - half:]], axis=-1)
 
 
 def _max_finite(values: Array) -> Array:
@@ -446,8 +460,8 @@ def find_critical_points(
         return jax.tree_util.tree_map(np.asarray, _classify_ends(ends, gtol))
 
     out = search(placed, max_steps, polish_steps)
-    out = {k: (jax.tree_util.tree_map(lambda a: a[:count], v) if k in ("points", "newton_norm",
-                                                                        "null_dir") else v)
+    per_start = ("points", "newton_norm", "null_dir", "min_abs_eigenvalue")
+    out = {k: (jax.tree_util.tree_map(lambda a: a[:count], v) if k in per_start else v)
            for k, v in out.items()}
     points: CriticalPoint = out["points"]
     x, value, gnorm = points.x, points.value, points.grad_norm
@@ -461,7 +475,7 @@ def find_critical_points(
     kept, _ = merge_nearby(x, candidates[np.argsort(gnorm[candidates], kind="stable")],
                            dedup_tol)
 
-    singular = np.min(np.abs(points.eigenvalues[kept]), axis=1) <= points.tol[kept]
+    singular = out["min_abs_eigenvalue"][kept] <= points.tol[kept]
     if non_isolated != "keep" and np.any(singular):
         # probe x + h·v (v: eigenvector of the smallest |λ|): a probe that comes back marks an
         # isolated point; one that stops about h away at the same value, a critical set

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import storage
 from ..analysis import merge_nearby
-from ..analysis.classify import KIND_LABELS
+from ..analysis.classify import CRITICAL_KINDS, KIND_LABELS, Kind
 from ..config import Resolved
 from ..solvers import Status
 
@@ -66,6 +66,8 @@ def run_summary(resolved: Resolved, arrays: dict[str, np.ndarray], outcome: dict
         "status_counts": {s.name: int(np.sum(status == s)) for s in Status},
         "kind_counts": kind_counts(kinds) if kinds is not None else None,
         "num_critical_points": None if points is None else len(points),
+        # end points on a numerically flat region: not critical points, counted apart
+        "flat_ends": None if kinds is None else kinds.count("flat"),
         "steps": {"min": int(num_steps.min()), "median": float(np.median(num_steps)),
                   "max": int(num_steps.max()), "total_evals": int(arrays["num_evals"].sum())},
         "trajectory_recorded": bool(arrays["trajectory_recorded"]),
@@ -99,11 +101,12 @@ def merge_radius(resolved: Resolved) -> float:
 
 def distinct_critical_points(arrays: dict[str, np.ndarray],
                              resolved: Resolved) -> list[dict[str, Any]]:
-    """The run's end points that are critical (kind ≠ not_critical), merged by
+    """The run's end points that are critical points (kind minimum, maximum, saddle or
+    degenerate; never not_critical or flat), merged by
     :func:`optkit.analysis.merge_nearby` (best-resolved first, radius :data:`MERGE_FRACTION` of
     the box diagonal); each keeps its best-resolved member (smallest gradient norm) and
     ``count``, the number of starts that ended there. Sorted by value."""
-    critical = np.flatnonzero(arrays["kind"] != KIND_LABELS.index("not_critical"))
+    critical = np.flatnonzero(np.isin(arrays["kind"], [Kind[k.upper()] for k in CRITICAL_KINDS]))
     order = critical[np.argsort(arrays["grad_norm_final"][critical], kind="stable")]
     kept, joined = merge_nearby(arrays["x_final"], order, merge_radius(resolved))
     points = []
@@ -113,6 +116,7 @@ def distinct_critical_points(arrays: dict[str, np.ndarray],
             "grad_norm": arrays["grad_norm_final"][rep],
             "kind": KIND_LABELS[arrays["kind"][rep]], "index": int(arrays["index"][rep]),
             "eigenvalues": arrays["eigenvalues"][rep],
+            **({"distance": arrays["distance"][rep]} if "distance" in arrays else {}),
             "count": int(np.sum(joined == position)),
         })
     points.sort(key=lambda p: float(p["value"]))
@@ -123,7 +127,8 @@ def distinct_critical_points(arrays: dict[str, np.ndarray],
 def point_dict(cp: Any) -> dict[str, Any]:
     return {"x": np.ravel(np.asarray(cp.x)), "value": np.asarray(cp.value),
             "grad_norm": np.asarray(cp.grad_norm), "kind": str(cp.kind),
-            "index": int(cp.index), "eigenvalues": np.asarray(cp.eigenvalues)}
+            "index": int(cp.index), "eigenvalues": np.asarray(cp.eigenvalues),
+            "distance": np.asarray(cp.distance)}
 
 
 def mark_known(points: list[dict[str, Any]], resolved: Resolved) -> None:

@@ -58,6 +58,7 @@ def trajectory_arrays(result: Any, x0s: np.ndarray, value0: np.ndarray,
         arrays["kind"] = np.asarray(cp.kind_code).astype(np.int32)
         arrays["eigenvalues"] = np.asarray(cp.eigenvalues)
         arrays["index"] = np.asarray(cp.index).astype(np.int32)
+        arrays["distance"] = np.asarray(cp.distance)
     return arrays
 
 

@@ -164,3 +164,57 @@ def test_linear_function_has_no_critical_point_far_from_the_origin():
         return x[0] + 2 * x[1]
 
     assert classify(linear, jnp.array([1e9, 1e9])).kind == "not_critical"
+
+
+def test_newton_distance_matches_closed_form():
+    # distance = ‖H⁻¹∇f‖ with the closed-form gradient and Hessian (not critical here)
+    point = np.array([0.3, -0.7, 1.1])
+    cp = classify(mixed, jnp.asarray(point))
+    expected = np.linalg.norm(np.linalg.solve(mixed_hessian(point), mixed_grad(point)))
+    np.testing.assert_allclose(cp.distance, expected, rtol=1e-10)
+
+
+def gaussian_bump(x):
+    return x[0] * jnp.exp(-x[0] ** 2 - x[1] ** 2)
+
+
+def test_gaussian_bump_tail_is_flat_and_its_critical_points_are_not():
+    # critical points of x·e^(−x²−y²): (∓1/√2, 0), minimum and maximum. On the circle r = 5.2
+    # ‖∇f‖ ≤ 2r²e^(−r²) ≈ 1e-10 and Newton marches outwards: flat, never a critical point
+    angles = np.linspace(0.1, 2 * np.pi, 7, endpoint=False)
+    tail = 5.2 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    cps = jax.jit(jax.vmap(lambda p: optkit.classify(gaussian_bump, p, grad_tol=1e-9)))(
+        jnp.asarray(tail))
+    assert np.all(np.asarray(cps.grad_norm) <= 1e-9)
+    assert list(cps.kind) == ["flat"] * len(angles)
+    assert not np.any(cps.is_critical)
+    for sign, kind in ((-1.0, "minimum"), (1.0, "maximum")):
+        cp = classify(gaussian_bump, jnp.array([sign / np.sqrt(2.0), 0.0]))
+        assert cp.kind == kind and bool(cp.is_critical)
+        assert float(cp.distance) < 1e-12
+
+
+def rosenbrock(x):
+    return (1.0 - x[0]) ** 2 + 100.0 * (x[1] - x[0] ** 2) ** 2
+
+
+def test_first_order_end_near_a_minimum_reads_minimum_with_its_distance():
+    # gradient descent stopped at ‖∇f‖ ≤ 1e-4 next to Rosenbrock's minimum (1, 1), whose
+    # Hessian has eigenvalues ≈ 0.4 and 1001.6: at x the zero tolerance of the Hessian's change
+    # over the Newton step exceeds 0.4, at x + δ it does not
+    res = optkit.minimize(rosenbrock, jnp.array([0.8, 0.6]), method="gradient_descent",
+                          grad_tol=1e-4, max_steps=50_000)
+    assert res.converged and float(res.grad_norm) > 1e-5
+    cp = res.critical_point
+    assert cp.kind == "minimum"
+    true_distance = float(jnp.linalg.norm(res.x - 1.0))
+    assert 0.5 * true_distance <= float(cp.distance) <= 2.0 * true_distance
+    eigenvalues = np.linalg.eigvalsh(np.array([[802.0, -400.0], [-400.0, 200.0]]))
+    np.testing.assert_allclose(cp.eigenvalues, eigenvalues, rtol=1e-2)
+
+
+def test_near_a_degenerate_point_is_degenerate_not_flat():
+    # x⁴ + y⁴ at (1e-3, 2e-3): Newton contracts by 2/3 a step towards the degenerate root
+    cp = classify(quartic, jnp.array([1e-3, 2e-3]), grad_tol=1e-7)
+    assert cp.kind == "degenerate"
+    np.testing.assert_allclose(cp.distance, np.linalg.norm([1e-3, 2e-3]) / 3, rtol=1e-10)

@@ -1,0 +1,123 @@
+"""Lanczos classification (n > 64) against the dense Hessian's eigenvalues and kinds."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import optkit  # noqa: F401  (turns on float64)
+from optkit.analysis._lanczos import DENSE_MAX_DIM, LANCZOS_STEPS, krylov_spectrum
+from optkit.analysis.classify import classify, classify_spectrum
+
+N_RANDOM, N_WELLS = 200, 500
+
+
+def _orthogonal(n: int, seed: int) -> np.ndarray:
+    q, r = np.linalg.qr(np.random.default_rng(seed).standard_normal((n, n)))
+    return q * np.sign(np.diag(r))
+
+
+def random_problem(x, a):
+    """½xᵀAx + 0.3·Σcos xᵢ + 0.01·Σxᵢ⁴: H = A − 0.3·diag(cos x) + 0.12·diag(x²)."""
+    return 0.5 * x @ a @ x + 0.3 * jnp.sum(jnp.cos(x)) + 0.01 * jnp.sum(x**4)
+
+
+@jax.jit
+def ritz(x, a):
+    (_, g), linear = jax.linearize(jax.value_and_grad(lambda z: random_problem(z, a)), x)
+    return krylov_spectrum(lambda v: linear(v)[1], g)
+
+
+def ritz_and_dense(x, a):
+    """The Ritz values and the eigenvalues of the closed-form Hessian."""
+    x_, a_ = np.asarray(x), np.asarray(a)
+    hessian = a_ - 0.3 * np.diag(np.cos(x_)) + 0.12 * np.diag(x_**2)
+    return ritz(x, a), np.linalg.eigvalsh(hessian)
+
+
+def _random_case(seed: int, spectrum: np.ndarray) -> tuple[jax.Array, jax.Array]:
+    q = _orthogonal(N_RANDOM, seed)
+    x = np.random.default_rng(seed + 1).standard_normal(N_RANDOM)
+    return jnp.asarray(x), jnp.asarray((q * spectrum) @ q.T)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_extreme_ritz_values_within_their_residual_of_the_extreme_eigenvalues(seed):
+    # a spectrum spread evenly over [−1, 3]: the hardest case for the extremes
+    spectrum = np.random.default_rng(seed).uniform(-1.0, 3.0, N_RANDOM)
+    k, lam = ritz_and_dense(*_random_case(seed, spectrum))
+    theta, residual, lam = np.asarray(k.ritz), np.asarray(k.residual), np.asarray(lam)
+    assert theta.shape == (LANCZOS_STEPS,)
+    rounding = 1e-10 * np.max(np.abs(lam))
+    # Cauchy interlacing: Ritz values lie inside the spectrum
+    assert lam[0] - rounding <= theta[0] and theta[-1] <= lam[-1] + rounding
+    # the documented tolerance: an eigenvalue (here the extreme one) within the Ritz residual
+    assert theta[0] - lam[0] <= residual[0] + rounding
+    assert lam[-1] - theta[-1] <= residual[-1] + rounding
+    # and the extremes are resolved to a few per cent of the spectrum's width
+    assert theta[0] - lam[0] <= 0.1 * (lam[-1] - lam[0])
+    assert lam[-1] - theta[-1] <= 0.1 * (lam[-1] - lam[0])
+
+
+def test_separated_extreme_eigenvalues_to_rounding():
+    # eigenvalues in [1, 2] and two isolated ones, −3 and 10: Lanczos converges geometrically
+    spectrum = np.concatenate([[-3.0, 10.0], np.linspace(1.0, 2.0, N_RANDOM - 2)])
+    k, lam = ritz_and_dense(*_random_case(3, spectrum))
+    np.testing.assert_allclose(k.ritz[0], lam[0], rtol=1e-8)
+    np.testing.assert_allclose(k.ritz[-1], lam[-1], rtol=1e-8)
+    assert k.residual[0] < 1e-6 and k.residual[-1] < 1e-6
+
+
+# f(x) = Σᵢ aᵢ(zᵢ² − 1)² + p·(z₀⁴ − a₀(z₀² − 1)²), z = Rx (R orthogonal). Critical points: every
+# zᵢ ∈ {−1, 0, 1} (z₀ = 0 when p = 1), ∇²f = Rᵀ·diag(hᵢ)·R with hᵢ = 8aᵢ at ±1, −4aᵢ at 0, and
+# h₀ = 0 for p = 1 (z₀⁴ is degenerate at 0).
+WELL_ROTATION = jnp.asarray(_orthogonal(N_WELLS, 7))
+WELL_A = jnp.asarray(np.random.default_rng(8).uniform(1.0, 2.0, N_WELLS))
+
+
+def wells(x, p):
+    z = WELL_ROTATION @ x
+    quartic = jnp.sum(WELL_A * (z**2 - 1.0) ** 2)
+    return quartic + p * (z[0] ** 4 - WELL_A[0] * (z[0] ** 2 - 1.0) ** 2)
+
+
+@jax.jit
+def lanczos(x, p):
+    return classify(lambda z: wells(z, p), x, grad_tol=1e-8)
+
+
+def _well_point(zeros: list[int], p: float) -> tuple[jax.Array, jax.Array]:
+    signs = np.random.default_rng(9).choice([-1.0, 1.0], N_WELLS)
+    signs[zeros] = 0.0
+    return WELL_ROTATION.T @ jnp.asarray(signs), jnp.asarray(p)
+
+
+@pytest.mark.parametrize("zeros, p, kind, index", [
+    ([], 0.0, "minimum", 0),
+    ([5], 0.0, "saddle", 1),
+    (list(range(N_WELLS)), 0.0, "maximum", N_WELLS),
+    ([0], 1.0, "degenerate", 0),
+    ([0, 5], 1.0, "saddle", 1),
+])
+def test_lanczos_kind_equals_the_dense_kind_at_known_critical_points(zeros, p, kind, index):
+    assert N_WELLS > DENSE_MAX_DIM
+    x, p = _well_point(zeros, p)
+    cp = lanczos(x, p)
+    hessian = np.where(np.isin(np.arange(N_WELLS), zeros), -4.0, 8.0) * np.asarray(WELL_A)
+    if p:
+        hessian[0] = 0.0
+    hessian = np.sort(hessian)
+    # the dense classification of an exact critical point: the whole closed-form spectrum
+    # with classify's zero tolerance there, √ε·‖H‖₂ (δ = 0)
+    code, dense_index, _ = classify_spectrum(
+        jnp.asarray(hessian), jnp.asarray(0.0), jnp.asarray(1e-8),
+        jnp.sqrt(jnp.finfo(jnp.float64).eps) * np.max(np.abs(hessian)))
+    assert cp.kind == kind == optkit.Kind(int(code)).label
+    assert int(dense_index) == index
+    # the Ritz estimate of the Morse index counts each isolated negative eigenvalue once
+    assert int(cp.index) == min(index, LANCZOS_STEPS // 2)
+    theta = np.asarray(cp.eigenvalues)
+    assert hessian[0] - 1e-9 <= theta[0] and theta[-1] <= hessian[-1] + 1e-9
+    assert float(cp.distance) < 1e-12
