@@ -333,8 +333,18 @@ def _root(
 
 
 def main() -> None:
-    """Entry point of the ``optkit`` console script."""
-    app()
+    """Entry point of the ``optkit`` console script. SIGINT / SIGTERM stop any command with
+    exit 130 / 143 and one line (a run saves its work first: optkit.runner.run); the process
+    ends with ``os._exit`` once the command is done (see optkit.runner._run.exit_now)."""
+    from .runner._run import command_line_signals, exit_now
+
+    command_line_signals()
+    try:
+        app()
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    exit_now(code)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -142,6 +143,24 @@ def test_interrupted_run_keeps_its_work_and_resumes_bit_for_bit(tmp_path, monkey
     assert "interrupted" not in summary and summary["resumed_from_step"] == steps
     with pytest.raises(storage.RunDirError, match="complete; nothing to resume"):
         runner.resume(path)
+
+    # SIGTERM while compiling: nothing solved, a checkpoint that restarts the solve
+    def compile_then_signal(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.5)  # the main thread must not wait for the compiling thread
+        raise RuntimeError("abandoned")
+
+    monkeypatch.setattr(BatchSolve, "compile", compile_then_signal)
+    with pytest.raises(runner.RunInterrupted, match=r"\(SIGTERM\) while compiling") as stopped:
+        runner.run(CONFIG, out=tmp_path / "early", quiet=True)
+    monkeypatch.undo()
+    assert stopped.value.exit_code == 143
+    (path,) = (tmp_path / "early").iterdir()
+    assert (path / storage.INCOMPLETE).exists() and not (path / storage.SUMMARY_FILE).exists()
+    runner.resume(path, quiet=True)
+    got = _arrays(path)
+    for key in expected:
+        np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
 
 
 def test_resume_refuses_without_checkpoint_or_with_code_inside(tmp_path):
