@@ -285,7 +285,7 @@ def test_critical_command_writes_the_atlas(cli, tmp_path):
     found = sorted((round(p["x"][0], 6), p["kind"]) for p in run.critical_points)
     assert found == [(-1.0, "minimum"), (0.0, "maximum"), (2.0, "minimum")]
     assert run.summary["kind_counts"] == {"minimum": 2, "maximum": 1, "saddle": 0,
-                                          "degenerate": 0, "not_critical": 0}
+                                          "degenerate": 0, "not_critical": 0, "flat": 0}
 
 
 def test_unavailable_device_is_bad_input(cli, tmp_path):
