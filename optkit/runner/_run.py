@@ -175,9 +175,9 @@ def resume(run_dir: str | os.PathLike[str], quiet: bool = False,
             # the checkpoint's metadata now; its arrays against the compiled carry later
             leaves, steps = storage.read_checkpoint(checkpoint, cfg_hash)
             signals.defer()
-            storage.write_text(path / storage.INCOMPLETE, "this run directory is being resumed\n")
-            return _execute(resolved, path, devices, dtype, signals, started, quiet, progress,
-                            checkpoint=(leaves, steps, cfg_hash))
+            with _failures(path, "resume"):
+                return _execute(resolved, path, devices, dtype, signals, started, quiet,
+                                progress, checkpoint=(leaves, steps, cfg_hash))
         finally:
             lock.close()
 
@@ -208,7 +208,7 @@ def _failures(path: Path, what: str) -> Iterator[None]:
     """Any failure but an interrupt becomes a one-line RunError naming the directory."""
     try:
         yield
-    except (KeyboardInterrupt, SystemExit):
+    except (KeyboardInterrupt, SystemExit, storage.RunDirError):
         raise
     except Exception as err:
         reason = " ".join(str(err).split()) or type(err).__name__
@@ -750,6 +750,10 @@ def _solve(resolved: Resolved, devices: list[jax.Device], dtype: np.dtype,
                 storage.verify_layout(path / storage.CHECKPOINT_FILE, leaves,
                                       solve.carry_layout())
                 carry = solve.from_host(leaves)
+            if checkpoint is not None and path is not None:
+                # verified: from here on the directory is being rewritten
+                storage.write_text(path / storage.INCOMPLETE,
+                                   "this run directory is being resumed\n")
             chunks = solve.chunks(carry, steps)
             for carry, steps, stats in chunks:
                 saver.record(steps, stats, time.perf_counter() - t1)

@@ -111,10 +111,15 @@ def test_interrupted_run_keeps_its_work_and_resumes_bit_for_bit(tmp_path, monkey
     assert np.all(expected["status"] == Status.CONVERGED)
 
     _interrupt_after(monkeypatch, 2)
+    written = []  # a periodic checkpoint after every chunk, then the one at the signal
+    monkeypatch.setattr(storage, "write_checkpoint",
+                        lambda *a, **k: written.append(a[2]) or write_checkpoint(*a, **k))
     with pytest.raises(runner.RunInterrupted) as stopped:
-        runner.run(CONFIG, out=tmp_path / "cut", quiet=True)
+        runner.run({**CONFIG, "output": {"checkpoint_every": 1e-9}}, out=tmp_path / "cut",
+                   quiet=True)
     monkeypatch.undo()
     assert stopped.value.exit_code == 130
+    assert written == [1, 5]
     (path,) = (tmp_path / "cut").iterdir()
     assert f"optkit resume {path}" in str(stopped.value)
 
