@@ -96,7 +96,11 @@ def main() -> None:
     parser.add_argument("--config", type=Path, help="a run config (default: the one above)")
     parser.add_argument("--json", type=Path, help="write every try here (JSON lines)")
     parser.add_argument("--work", type=Path, help="work folder (default: a temporary one)")
+    parser.add_argument("--report", type=Path, help="only summarise the tries of a --json file")
     args = parser.parse_args()
+    if args.report:
+        report([json.loads(line) for line in args.report.read_text().splitlines()])
+        return
     rng = random.Random(args.seed)
     work = args.work or Path(tempfile.mkdtemp(prefix="optkit-latency-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -160,6 +164,12 @@ def main() -> None:
               f"{code} in {latency:.3f} s; resume {record['resumed']}, bit for bit "
               f"{record['bit_for_bit']}", flush=True)
 
+    report(records)
+    print(f"work folder: {work}")
+
+
+def report(records: list[dict]) -> None:
+    """The distribution of stop latencies, exit codes, phases and the bit-for-bit count."""
     latencies = sorted(r["latency"] for r in records if r["exit"] in (130, 143))
     print(f"\n{len(records)} tries, {len(latencies)} stopped by the signal")
     if latencies:
@@ -177,7 +187,6 @@ def main() -> None:
     checked = [r for r in records if r["bit_for_bit"] is not None]
     print(f"resumed or finished runs equal to the reference bit for bit: "
           f"{sum(r['bit_for_bit'] for r in checked)} of {len(checked)}")
-    print(f"work folder: {work}")
 
 
 if __name__ == "__main__":
