@@ -33,6 +33,7 @@ from ._schema import (
     ExpressionProblem,
     FunctionProblem,
     NamedProblem,
+    ResidualsProblem,
     RunConfig,
     SolverConfig,
     StartConfig,
@@ -130,6 +131,8 @@ def resolve(
     solver = sections.get("solver")
     if isinstance(solver, SolverConfig):
         problems += _check_solver(solver)
+        if problem is not None:
+            problems += _check_residual_method(solver, problem)
     if problem is not None:
         start = sections.get("start", None)
         if isinstance(start, StartConfig) or start is None and "start" in sections:
@@ -229,6 +232,9 @@ def build_problem(spec: NamedProblem | ExpressionProblem | FunctionProblem | dic
         if isinstance(spec, ExpressionProblem):
             key = "problem.expression"
             return registry.from_expression(spec.expression, spec.variables)
+        if isinstance(spec, ResidualsProblem):
+            key = "problem.residuals"
+            return _residuals_problem(spec, base_dir, allow_user_code)
         key = "problem.function"
         if not allow_user_code:
             raise ConfigError([f"{key}: {spec.function!r} is user code, which is not imported "
@@ -239,6 +245,41 @@ def build_problem(spec: NamedProblem | ExpressionProblem | FunctionProblem | dic
         raise
     except Exception as err:  # user code (problem.function) may raise anything at import
         raise ConfigError([f"{key}: {one_line(err)}"]) from None
+
+
+def _residuals_problem(spec: ResidualsProblem, base_dir: str | os.PathLike[str] | None,
+                       allow_user_code: bool) -> Problem:
+    """The least-squares problem of ``problem.residuals``; errors name their key."""
+    from ..problems._residuals import from_residuals
+    from ..problems._user_function import absolute_spec
+
+    residuals = spec.residuals
+    if isinstance(residuals, str):
+        if not allow_user_code:
+            raise ConfigError([f"problem.residuals: {residuals!r} is user code, which is not "
+                               "imported here (only optkit run, critical and validate import "
+                               "it)"])
+        residuals = absolute_spec(residuals, base_dir)
+    try:
+        return from_residuals(residuals, spec.variables, dim=spec.dim, base_dir=base_dir)
+    except ValueError as err:
+        text = one_line(err)
+        named = text.startswith(("residuals[", "variables:", "dim:"))
+        raise ConfigError([f"problem.{text}" if named else f"problem.residuals: {text}"]
+                          ) from None
+
+
+def _check_residual_method(solver: SolverConfig, problem: Problem) -> list[str]:
+    """gauss_newton and levenberg_marquardt step on residuals: only with problem.residuals."""
+    from ..solvers import METHODS, SumOfSquares
+
+    method = METHODS.get(solver.method)
+    needs = getattr(getattr(method, "factory", None), "needs_residuals", False)
+    if needs and not isinstance(problem.fun, SumOfSquares):
+        return [f"solver.method: {solver.method!r} steps on a residual vector: give the "
+                "problem as problem.residuals (a list of expressions or 'file.py:fn'), or "
+                "choose a method for a scalar f"]
+    return []
 
 
 def _import_modules(imports: list[str], base: Path) -> list[str]:
@@ -320,10 +361,10 @@ def _check_solver(solver: SolverConfig) -> list[str]:
         elif key == "line_search" and key not in accepted:
             problems.append(f"solver.line_search: method {method!r} takes no line search "
                             f"(its options: {', '.join(accepted) or 'none'})")
-        elif key not in accepted:
+        elif key not in accepted and not _takes_any(method):
             problems.append(unknown_key(f"solver.{key}", ["method", *accepted],
                                         f"unknown option for method {method!r}"))
-        elif not _matches_default_type(value, accepted[key]):
+        elif key in accepted and not _matches_default_type(value, accepted[key]):
             expected = _type_word(accepted[key])
             problems.append(f"solver.{key}: expected {expected}, got {value!r}")
     if problems:
@@ -335,8 +376,19 @@ def _check_solver(solver: SolverConfig) -> list[str]:
     except (TypeError, ValueError) as err:
         # name the option when the solver's message mentions exactly one
         named = [key for key in options if key in str(err)]
+        if getattr(err, "option", None) in options:  # the solver says which (optax's aliases)
+            named = [err.option]  # type: ignore[attr-defined]
         return [f"solver{'.' + named[0] if len(named) == 1 else ''}: {one_line(err)}"]
     return []
+
+
+def _takes_any(method: str) -> bool:
+    """The method's factory takes any keyword (``**kwargs``, as ``optax`` does) and checks
+    them itself."""
+    from ..solvers import get_method
+
+    return any(p.kind is p.VAR_KEYWORD
+               for p in inspect.signature(get_method(method).factory).parameters.values())
 
 
 def _matches_default_type(value: Any, default: Any) -> bool:
@@ -429,6 +481,8 @@ def _fill_defaults(config: RunConfig, problem: Problem, base: Path) -> Resolved:
 
     if isinstance(config.problem, FunctionProblem):
         data["problem"]["function"] = absolute_spec(config.problem.function, base)
+    if isinstance(config.problem, ResidualsProblem) and isinstance(config.problem.residuals, str):
+        data["problem"]["residuals"] = absolute_spec(config.problem.residuals, base)
     data["imports"] = [absolute_module(spec, base) for spec in config.imports]
 
     method = config.solver.method
@@ -461,6 +515,8 @@ def _fill_defaults(config: RunConfig, problem: Problem, base: Path) -> Resolved:
         # a user function is named as the config wrote it, not by its absolute path
         shown = (config.problem.function if isinstance(config.problem, FunctionProblem)
                  else problem.name)
+        if isinstance(config.problem, ResidualsProblem):
+            shown = config.problem.name
         data["name"] = f"{_slug(shown)}-{method}"
     resolved = RunConfig.model_validate(data)
 

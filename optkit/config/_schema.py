@@ -132,7 +132,27 @@ class FunctionProblem(_Section):
         _max_dim, lambda: ", the limit on variables (set OPTKIT_MAX_DIM to raise it)")]
 
 
-PROBLEM_TAGS = {"name": NamedProblem, "expression": ExpressionProblem, "function": FunctionProblem}
+class ResidualsProblem(_Section):
+    """``{residuals: ["x - 1", "10*(y - x**2)"], variables: [x, y]}`` (expressions, parsed
+    safely) or ``{residuals: "path/file.py:fn", dim: N}`` (user code returning the residual
+    vector): f = ½‖r‖², for every method, and for gauss_newton / levenberg_marquardt on r."""
+
+    residuals: list[str] | str
+    variables: list[str] | None = None
+    dim: Annotated[int, Field(ge=1), _limited_count(
+        _max_dim, lambda: ", the limit on variables (set OPTKIT_MAX_DIM to raise it)"),
+    ] | None = None
+
+    @property
+    def name(self) -> str:
+        """How plots and run names show it."""
+        if isinstance(self.residuals, str):
+            return self.residuals
+        return f"least squares ({len(self.residuals)} residuals)"
+
+
+PROBLEM_TAGS = {"name": NamedProblem, "expression": ExpressionProblem, "function": FunctionProblem,
+                "residuals": ResidualsProblem}
 
 
 def _problem_tag(value: Any) -> str | None:
@@ -147,7 +167,8 @@ def _problem_tag(value: Any) -> str | None:
 ProblemConfig = Annotated[
     Annotated[NamedProblem, Tag("name")]
     | Annotated[ExpressionProblem, Tag("expression")]
-    | Annotated[FunctionProblem, Tag("function")],
+    | Annotated[FunctionProblem, Tag("function")]
+    | Annotated[ResidualsProblem, Tag("residuals")],
     Discriminator(_problem_tag),
 ]
 

@@ -19,6 +19,7 @@ from .._sharding import shard_starts
 from . import _validation
 from ._base import Solver
 from ._driver import solve_flat
+from ._least_squares import SumOfSquares
 from ._registry import default_grad_tol, default_max_steps, get_method, make_solver
 from ._result import Result
 from ._status import Status
@@ -34,6 +35,9 @@ def flat_objective(fun: Callable[[Any], jax.Array],
     results come in the dtype of x0, so float64 constants inside a function of float32
     parameters do not turn the solve into a mixed-precision one (the value is rounded to
     float32; derivatives w.r.t. float32 parameters already are float32)."""
+    if isinstance(fun, SumOfSquares):  # least-squares solvers step on r itself: keep it
+        return fun.flat(unravel)
+
     def objective(z: jax.Array) -> jax.Array:
         return jnp.asarray(fun(unravel(z))).astype(z.dtype)
 

@@ -272,7 +272,7 @@ class GaussNewton(Solver):
         decrease = _decrease(s.r, r_trial)
         finite = jnp.isfinite(f_trial) & jnp.all(jnp.isfinite(r_trial))
         armijo = finite & (decrease >= -self.c1 * s.t * s.slope)
-        rounding = finite & ~armijo & (jnp.abs(decrease) <= 8 * eps * s.f)
+        rounding = finite & ~armijo & (jnp.abs(decrease) <= 10 * eps * s.f)
 
         def at_trial(_: None) -> tuple[Array, Array | None, Array]:
             r, jac, g = self._derivatives(res, x_trial)
@@ -283,7 +283,7 @@ class GaussNewton(Solver):
 
         evaluate = armijo | rounding
         r_new, jac_new, g_new = lax.cond(evaluate, at_trial, keep, None)
-        accepted = armijo | (rounding & (jnp.linalg.norm(g_new) < jnp.linalg.norm(s.g)))
+        accepted = armijo | (rounding & (jnp.linalg.norm(g_new) <= 0.5 * jnp.linalg.norm(s.g)))
 
         def accept(_: None) -> GaussNewtonState:
             d, slope = self._direction(res, x_trial, r_new, jac_new, g_new)
@@ -309,7 +309,7 @@ class GaussNewton(Solver):
 
 
 # ---------------------------------------------------------------------------------------------
-# Levenberg–Marquardt with Nielsen's damping rule and Marquardt's scaling
+# Levenberg–Marquardt: Moré's trust region (dense), Nielsen's damping rule (matrix-free)
 
 
 class LevenbergMarquardtState(NamedTuple):
@@ -317,142 +317,210 @@ class LevenbergMarquardtState(NamedTuple):
     f: Array
     g: Array
     r: Array
-    jac: Array | None  # m × n (None when matrix-free)
-    scale: Array  # D², the running maximum of diag(JᵀJ)
-    damping: Array  # μ
-    nu: Array  # Nielsen's growth factor of μ after a rejection
-    p: Array  # the proposed step at the current damping
-    predicted: Array  # L(0) − L(p)
+    sing: Array | None  # singular values s of J·D⁻¹ = U·diag(s)·Vᵀ (dense only)
+    ur: Array | None  # Uᵀr (dense only)
+    vt: Array | None  # Vᵀ (dense only)
+    scale: Array  # D: running max of J's column norms (dense), ones (matrix-free)
+    radius: Array  # Δ, the bound on ‖Dp‖ (dense)
+    damping: Array  # μ: the subproblem's multiplier (dense), Nielsen's μ (matrix-free)
+    nu: Array  # Nielsen's growth factor of μ after a rejection (matrix-free)
+    p: Array  # the proposed step
+    predicted: Array  # L(0) − L(p) > 0
     num_residual_evals: Array
     num_jacobian_evals: Array
 
 
+def trust_region_step(sing: Array, ur: Array, vt: Array, radius: Array, iterations: int = 30
+                      ) -> tuple[Array, Array, Array]:
+    """The Levenberg–Marquardt step of Moré (1978) in scaled variables q = Dp.
+
+    With J·D⁻¹ = U·diag(s)·Vᵀ (thin SVD), minimise ½‖r + JD⁻¹q‖² over ‖q‖ ≤ Δ: the
+    Gauss–Newton step q = −V·diag(1/s)·Uᵀr (pseudo-inverse: singular values below
+    ε·max(s)·size count as zero) when it is inside, otherwise q(μ) = −V·(s·Uᵀr/(s² + μ)) with
+    the μ > 0 where ‖q(μ)‖ = Δ, found by Newton's method on 1/‖q(μ)‖ − 1/Δ from μ = 0 (from
+    the left of the root, where it converges monotonically; Moré & Sorensen 1983).
+
+    Returns q, μ (0 for the Gauss–Newton step) and the model decrease L(0) − L(q).
+    """
+    ghat = sing * ur  # Vᵀ(D⁻¹g)
+    tiny = jnp.finfo(sing.dtype).tiny
+    cutoff = jnp.finfo(sing.dtype).eps * max(vt.shape) * jnp.max(sing, initial=0.0)
+    positive = sing > cutoff
+    q_gauss_newton = jnp.where(positive, -ur / jnp.where(positive, sing, 1.0), 0.0)
+    interior = jnp.linalg.norm(q_gauss_newton) <= radius
+
+    def components(mu: Array) -> tuple[Array, Array]:
+        d = sing**2 + mu
+        safe = jnp.where(d > 0, d, 1.0)
+        return jnp.where(d > 0, -ghat / safe, 0.0), jnp.where(d > 0, ghat**2 / safe**3, 0.0)
+
+    def newton(_: int, mu: Array) -> Array:
+        q, dq = components(mu)
+        q_norm = jnp.linalg.norm(q)
+        step = (q_norm**2 / jnp.maximum(jnp.sum(dq), tiny)) * (q_norm - radius) / radius
+        return jnp.maximum(mu + step, 0.0)
+
+    mu = lax.fori_loop(0, iterations, newton, jnp.zeros((), sing.dtype))
+    q = jnp.where(interior, q_gauss_newton, components(mu)[0])
+    predicted = -jnp.vdot(ghat, q) - 0.5 * jnp.sum((sing * q) ** 2)
+    return vt.T @ q, jnp.where(interior, 0.0, mu), predicted
+
+
 @dataclasses.dataclass(frozen=True)
 class LevenbergMarquardt(Solver):
-    """Levenberg–Marquardt: p solves (JᵀJ + μD²)p = −Jᵀr; μ follows Nielsen's rule from the gain
-    ratio ρ; D² = running max of diag(JᵀJ) (MINPACK's scaling). See the module docstring.
+    """Levenberg–Marquardt: (JᵀJ + μD²)p = −Jᵀr with μ from a trust region on ‖Dp‖ (Moré 1978,
+    as MINPACK's lmder; D = running max of J's column norms) for up to ``dense_max``
+    variables, and from Nielsen's rule, matrix-free, above. See the module docstring.
 
     Args:
-        initial_damping: μ₀ relative to D² (Nielsen's τ; 1e-3 trusts the Gauss–Newton step,
-            1 is cautious).
-        eta: accept a trial when the gain ratio ρ exceeds eta.
-        dense_max: with more variables than this, solve matrix-free (CG on JᵀJ).
+        factor: the first trust-region radius is factor·‖D·x0‖ (factor if that is 0), as
+            MINPACK's ``factor``; smaller is more cautious.
+        initial_damping: matrix-free only: μ₀ = initial_damping·‖Jᵀr‖²/‖r‖² (Nielsen's τ).
+        eta: accept a trial when the gain ratio ρ (actual over predicted decrease) exceeds eta.
+        dense_max: with more variables than this, solve matrix-free (CG on JᵀJ + μI).
         cg_max_steps: CG iterations per step in the matrix-free mode (0: n).
         cg_tol: relative residual at which CG stops in the matrix-free mode.
     """
 
+    factor: float = 100.0
     initial_damping: float = 1e-3
     eta: float = 1e-4
     dense_max: int = DENSE_MAX
     cg_max_steps: int = 0
     cg_tol: float = 1e-10
 
-    aux_names = ("damping", "rho")
+    aux_names = ("radius", "damping", "rho")
     direction_field = "p"
-    failure_status = Status.SMALL_STEP
+    failure_status = Status.ROUNDING_FLOOR
     needs_residuals: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
+        if not self.factor > 0:
+            raise ValueError(f"factor must be positive, got {self.factor}")
         if not self.initial_damping > 0:
             raise ValueError(f"initial_damping must be positive, got {self.initial_damping}")
         if not 0 <= self.eta < 1:
             raise ValueError(f"eta must be in [0, 1), got {self.eta}")
 
-    def _derivatives(self, res: Callable[[Array], Array], x: Array
-                     ) -> tuple[Array, Array | None, Array, Array | None]:
-        """r, J (dense only), g = Jᵀr and diag(JᵀJ) (dense only)."""
-        if x.size <= self.dense_max:
-            r, jac = residual_and_jacobian(res, x)
-            return r, jac, jac.T @ r, jnp.sum(jac * jac, axis=0)
-        r, g = _residual_and_gradient(res, x)
-        return r, None, g, None
+    def _derivatives(self, res: Callable[[Array], Array], x: Array, scale: Array | None
+                     ) -> tuple[Array, Array, Any]:
+        """r, g = Jᵀr and (dense) the new D with the SVD (s, Uᵀr, Vᵀ) of J·D⁻¹."""
+        if x.size > self.dense_max:
+            r, g = _residual_and_gradient(res, x)
+            return r, g, None
+        r, jac = residual_and_jacobian(res, x)
+        columns = jnp.linalg.norm(jac, axis=0)
+        scale = jnp.where(columns > 0, columns, 1.0) if scale is None else jnp.maximum(
+            scale, columns)
+        u, sing, vt = jnp.linalg.svd(jac / scale, full_matrices=False)
+        return r, jac.T @ r, (scale, sing, u.T @ r, vt)
 
-    def _propose(self, res: Callable[[Array], Array], x: Array, r: Array, jac: Array | None,
-                 g: Array, scale: Array, damping: Array) -> tuple[Array, Array]:
-        if jac is not None:
-            n = x.size
-            # QR of [J; √μ·D] solves the damped normal equations without squaring cond(J)
-            stacked = jnp.concatenate([jac, jnp.diag(jnp.sqrt(damping * scale))], axis=0)
-            q, upper = jnp.linalg.qr(stacked)
-            rhs = -(q.T @ jnp.concatenate([r, jnp.zeros((n,), r.dtype)]))
-            p = jax.scipy.linalg.solve_triangular(upper, rhs, lower=False)
-        else:
-            p = _cg_normal(res, x, g, damping, scale, self.cg_max_steps or x.size, self.cg_tol)
-        predicted = 0.5 * (damping * jnp.vdot(p, scale * p) - jnp.vdot(g, p))
-        return p, predicted
+    def _propose(self, res: Callable[[Array], Array], state: LevenbergMarquardtState
+                 ) -> LevenbergMarquardtState:
+        s = state
+        if s.sing is not None:
+            q, mu, predicted = trust_region_step(s.sing, s.ur, s.vt, s.radius)
+            return s._replace(p=q / s.scale, damping=mu, predicted=predicted)
+        p = _cg_normal(res, s.x, s.g, s.damping, s.scale, self.cg_max_steps or s.x.size,
+                       self.cg_tol)
+        # CG from 0 keeps pᵀ(JᵀJ + μI)p = −gᵀp, so this is L(0) − L(p) for its iterate
+        predicted = 0.5 * (s.damping * jnp.vdot(p, s.scale * p) - jnp.vdot(s.g, p))
+        return s._replace(p=p, predicted=predicted)
 
     def init(self, fun: FlatFun, x: Array) -> LevenbergMarquardtState:
         res = _residual_of(fun, "levenberg_marquardt")
-        r, jac, g, diag = self._derivatives(res, x)
-        tiny = jnp.finfo(x.dtype).tiny
-        if diag is None:
-            scale = jnp.ones_like(x)
+        r, g, dense = self._derivatives(res, x, None)
+        one, zero = jnp.int32(1), jnp.zeros((), x.dtype)
+        if dense is None:
             norm_r2 = jnp.vdot(r, r)
-            damping = self.initial_damping * jnp.vdot(g, g) / jnp.where(norm_r2 > 0, norm_r2, 1.0)
-            damping = jnp.maximum(damping, tiny)
-        else:
-            scale = jnp.where(diag > 0, diag, 1.0)
-            damping = jnp.asarray(self.initial_damping, x.dtype)
-        p, predicted = self._propose(res, x, r, jac, g, scale, damping)
-        one = jnp.int32(1)
-        return LevenbergMarquardtState(x, _half_norm2(r), g, r, jac, scale, damping,
-                                       jnp.asarray(2.0, x.dtype), p, predicted, one, one)
+            damping = self.initial_damping * jnp.vdot(g, g) / jnp.where(norm_r2 > 0, norm_r2, 1)
+            state = LevenbergMarquardtState(
+                x, _half_norm2(r), g, r, None, None, None, jnp.ones_like(x), zero,
+                jnp.maximum(damping, jnp.finfo(x.dtype).tiny), jnp.asarray(2.0, x.dtype),
+                jnp.zeros_like(x), zero, one, one)
+            return self._propose(res, state)
+        scale, sing, ur, vt = dense
+        scaled_norm = jnp.linalg.norm(scale * x)
+        radius = self.factor * jnp.where(scaled_norm > 0, scaled_norm, 1.0)
+        state = LevenbergMarquardtState(x, _half_norm2(r), g, r, sing, ur, vt, scale, radius,
+                                        zero, jnp.asarray(2.0, x.dtype), jnp.zeros_like(x),
+                                        zero, one, one)
+        state = self._propose(res, state)
+        # MINPACK: the first radius is at most the first step's length
+        return state._replace(radius=jnp.minimum(radius, jnp.linalg.norm(scale * state.p)))
 
     def step(self, fun: FlatFun, state: LevenbergMarquardtState
              ) -> tuple[LevenbergMarquardtState, StepInfo]:
         res = _residual_of(fun, "levenberg_marquardt")
         s = state
-        eps = jnp.finfo(s.x.dtype).eps
+        dense = s.sing is not None
+        eps, tiny = jnp.finfo(s.x.dtype).eps, jnp.finfo(s.x.dtype).tiny
         x_trial = s.x + s.p
         r_trial = res(x_trial)
-        f_trial = _half_norm2(r_trial)
-        finite = jnp.isfinite(f_trial) & jnp.all(jnp.isfinite(r_trial))
-        actual = _decrease(s.r, r_trial)
+        finite = jnp.isfinite(_half_norm2(r_trial)) & jnp.all(jnp.isfinite(r_trial))
+        actual = jnp.where(finite, _decrease(s.r, r_trial), -jnp.inf)
         positive = s.predicted > 0
         rho = jnp.where(positive & finite, actual / jnp.where(positive, s.predicted, 1.0), -1.0)
         good = finite & positive & (rho > self.eta)
-        rounding = finite & ~good & (jnp.abs(actual) <= 8 * eps * s.f)
+        # at the rounding floor of f a trial counts when it halves ‖∇f‖ instead
+        rounding = finite & ~good & (jnp.abs(actual) <= 10 * eps * s.f)
 
-        def at_trial(_: None) -> tuple[Array, Array | None, Array, Array | None]:
-            return self._derivatives(res, x_trial)
+        def at_trial(_: None) -> tuple[Array, Array, Any]:
+            return self._derivatives(res, x_trial, s.scale if dense else None)
 
-        def keep(_: None) -> tuple[Array, Array | None, Array, Array | None]:
-            return s.r, s.jac, s.g, None if s.jac is None else s.scale
+        def keep(_: None) -> tuple[Array, Array, Any]:
+            return s.r, s.g, (s.scale, s.sing, s.ur, s.vt) if dense else None
 
         evaluate = good | rounding
-        r_new, jac_new, g_new, diag_new = lax.cond(evaluate, at_trial, keep, None)
-        accepted = good | (rounding & (jnp.linalg.norm(g_new) < jnp.linalg.norm(s.g)))
+        r_new, g_new, dense_new = lax.cond(evaluate, at_trial, keep, None)
+        accepted = good | (rounding & (jnp.linalg.norm(g_new) <= 0.5 * jnp.linalg.norm(s.g)))
 
-        # Nielsen's rule; a step accepted on ‖∇f‖ alone leaves μ as it is
-        shrink = jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
-        damping = jnp.where(good, s.damping * shrink,
-                            jnp.where(accepted, s.damping, s.damping * s.nu))
-        damping = jnp.clip(damping, eps, 2 * MAX_DAMPING)
-        nu = jnp.where(accepted, 2.0, 2.0 * s.nu)
+        if dense:
+            # Moré (1978) / MINPACK lmder: shrink by a factor in [0.1, 0.5] from the quadratic
+            # through f, the directional derivative and the trial; double after a good step
+            p_norm = jnp.linalg.norm(s.scale * s.p)
+            slope = jnp.vdot(s.g, s.p)
+            shrink = jnp.where(
+                actual >= 0, 0.5,
+                0.5 * slope / jnp.minimum(slope + actual, -tiny))
+            # ‖r(x + p)‖ ≥ 10‖r(x)‖, i.e. f grew a hundredfold: shrink the most
+            shrink = jnp.where(finite & (actual > -99 * s.f), jnp.clip(shrink, 0.1, 0.5), 0.1)
+            radius = jnp.where(
+                rho < 0.25, shrink * jnp.minimum(s.radius, 10 * p_norm),
+                jnp.where((s.damping == 0) | (rho >= 0.75), 2 * p_norm, s.radius))
+            radius = jnp.where(accepted & ~good, s.radius, radius)
+            damping, nu = s.damping, s.nu
+        else:
+            # Nielsen's rule; a step accepted on ‖∇f‖ alone leaves μ as it is
+            factor = jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+            damping = jnp.where(good, s.damping * factor,
+                                jnp.where(accepted, s.damping, s.damping * s.nu))
+            damping = jnp.clip(damping, eps, MAX_DAMPING)
+            nu = jnp.where(accepted, 2.0, 2.0 * s.nu)
+            radius = s.radius
 
         def accept(_: None) -> LevenbergMarquardtState:
-            scale = s.scale if diag_new is None else jnp.maximum(s.scale, diag_new)
-            p, predicted = self._propose(res, x_trial, r_new, jac_new, g_new, scale, damping)
-            return LevenbergMarquardtState(x_trial, _half_norm2(r_new), g_new, r_new, jac_new,
-                                           scale, damping, nu, p, predicted,
-                                           s.num_residual_evals, s.num_jacobian_evals)
+            moved = s._replace(x=x_trial, f=_half_norm2(r_new), g=g_new, r=r_new,
+                               radius=radius, damping=damping, nu=nu)
+            if dense:
+                scale, sing, ur, vt = dense_new
+                moved = moved._replace(scale=scale, sing=sing, ur=ur, vt=vt)
+            return self._propose(res, moved)
 
         def reject(_: None) -> LevenbergMarquardtState:
-            p, predicted = self._propose(res, s.x, s.r, s.jac, s.g, s.scale, damping)
-            return s._replace(damping=damping, nu=nu, p=p, predicted=predicted)
+            return self._propose(res, s._replace(radius=radius, damping=damping, nu=nu))
 
         new = lax.cond(accepted, accept, reject, None)
         # matrix-free proposals re-linearise r at x: count them as Jacobian evaluations
-        relinearised = (~accepted).astype(jnp.int32) if s.jac is None else jnp.int32(0)
+        relinearised = jnp.int32(0) if dense else (~accepted).astype(jnp.int32)
         new = new._replace(
             num_residual_evals=s.num_residual_evals + 1,
             num_jacobian_evals=s.num_jacobian_evals + evaluate.astype(jnp.int32) + relinearised)
-        step_norm = jnp.linalg.norm(s.p)
-        # written so that a NaN step counts as failure too
-        small = ~(jnp.linalg.norm(new.p) > eps * (1 + jnp.linalg.norm(s.x)))
-        failed = ~accepted & (small | (damping > MAX_DAMPING))
-        info = StepInfo(accepted=accepted, failed=failed, step_size=step_norm,
-                        aux={"damping": s.damping, "rho": rho})
+        # the next proposal promises less than the rounding error of f: nothing measurable is
+        # left to gain (written so that a NaN prediction counts too)
+        failed = ~accepted & ~(new.predicted > 10 * eps * (s.f + tiny))
+        info = StepInfo(accepted=accepted, failed=failed, step_size=jnp.linalg.norm(s.p),
+                        aux={"radius": s.radius, "damping": s.damping, "rho": rho})
         return new, info
 
 

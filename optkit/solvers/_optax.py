@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
+from .._text import one_line, suggestion
 from ._base import Array, FlatFun, Solver, StepInfo
 
 
@@ -54,3 +57,73 @@ class Optax(Solver):
 
     def __hash__(self) -> int:
         return id(self)
+
+
+class OptionError(ValueError):
+    """A bad option of a method, with the option's name in ``option`` (so that a config error
+    can name its key, ``solver.<option>``)."""
+
+    def __init__(self, message: str, option: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+def optax_aliases() -> list[str]:
+    """The names of optax's optimiser aliases (the functions of ``optax._src.alias`` that
+    ``optax`` exports: adam, sgd, adamw, lion, lbfgs, ...)."""
+    return sorted(name for name in dir(optax) if not name.startswith("_") and callable(
+        getattr(optax, name)) and getattr(getattr(optax, name), "__module__", "") ==
+        "optax._src.alias")
+
+
+#: values an optax argument may take from a config (data, never code)
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def optax_alias(optimizer: str = "adam", **arguments: Any) -> Optax:
+    """Any optax optimiser by its name, with its arguments beside it (YAML:
+    ``solver: {method: optax, optimizer: adam, learning_rate: 1e-3}``).
+
+    The name is looked up among optax's aliases (``optax.adam``, ``optax.sgd``, ...) and the
+    arguments are checked against that function's signature; nothing is evaluated.
+
+    Args:
+        optimizer: the name of an optax alias (adam, adamw, sgd, lion, rmsprop, ...); its
+            keyword arguments (learning_rate, b1, momentum, ...) are given beside it as plain
+            numbers, booleans or strings.
+    """
+    names = optax_aliases()
+    if not isinstance(optimizer, str) or optimizer not in names:
+        hint = suggestion(optimizer, names) if isinstance(optimizer, str) else ""
+        raise OptionError(f"unknown optax optimizer {optimizer!r}{hint}; expected one of "
+                          f"{', '.join(names)}", "optimizer")
+    factory = getattr(optax, optimizer)
+    params = inspect.signature(factory).parameters
+    named = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    for key, value in arguments.items():
+        if key not in named and not takes_any:
+            hint = (" (did you mean 'learning_rate'?)" if key == "lr" and "learning_rate" in named
+                    else suggestion(key, named))
+            raise OptionError(f"optax.{optimizer} has no argument {key!r}{hint}; it takes "
+                              f"{', '.join(named)}", key)
+        if not isinstance(value, _PLAIN):
+            raise OptionError(f"expected a number, boolean or string for optax.{optimizer}, "
+                              f"got {type(value).__name__}", key)
+    for key in named:
+        if params[key].default is inspect.Parameter.empty and arguments.get(key) is None:
+            raise OptionError(f"optax.{optimizer} needs {key}", key)
+    return _optax_alias(optimizer, tuple(sorted(arguments.items())))
+
+
+@functools.lru_cache(maxsize=64)
+def _optax_alias(optimizer: str, arguments: tuple[tuple[str, Any], ...]) -> Optax:
+    # one object per option set: Optax solvers compare by identity, so a fresh one per call
+    # would recompile the solve every time
+    try:
+        transformation = getattr(optax, optimizer)(**dict(arguments))
+    except Exception as err:
+        shown = ", ".join(f"{k}={v!r}" for k, v in arguments)
+        raise OptionError(f"optax.{optimizer}({shown}) failed: {one_line(err)}",
+                          "optimizer") from None
+    return Optax(transformation)

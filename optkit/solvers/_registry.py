@@ -32,7 +32,7 @@ from ._gradient_descent import GradientDescent
 from ._least_squares import GaussNewton, LevenbergMarquardt
 from ._newton import Newton
 from ._newton_cg import NewtonCG
-from ._optax import Optax
+from ._optax import Optax, optax_alias
 from ._trust_region import TrustRegion
 from ._validation import check_options
 
@@ -271,4 +271,6 @@ register_method("lbfgs", _lbfgs, summary="optax's L-BFGS with a zoom line search
 register_method("gauss_newton", GaussNewton, summary="Gauss–Newton on a residual vector "
                 "(least squares only) with an Armijo line search")
 register_method("levenberg_marquardt", LevenbergMarquardt, summary="Levenberg–Marquardt on a "
-                "residual vector (least squares only), Nielsen's damping, MINPACK scaling")
+                "residual vector (least squares only), Moré's trust region, MINPACK scaling")
+register_method("optax", optax_alias, max_steps=20_000, summary="any optax optimiser by name "
+                "(optimizer: adam, learning_rate: 1e-3, ...)")
