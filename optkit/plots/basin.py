@@ -21,7 +21,7 @@ from .contour import field
 #: points of critical_points.json)
 MATCH_FRACTION = 2e-3
 #: legend rows at most; smaller basins are summed into one "other points" row
-MAX_LEGEND_POINTS = 8
+MAX_LEGEND_POINTS = 10
 #: the map is drawn as an image when the starts fill a regular grid, else as square markers
 #: whose total area covers about this fraction of the axes
 SCATTER_FILL = 0.5
@@ -99,14 +99,15 @@ def basins(
 
 
 def _palette(n: int) -> list[str]:
-    """``n`` distinguishable colours: Okabe–Ito for up to 7, else matplotlib's tab20."""
+    """``n`` distinguishable colours: Okabe–Ito for up to 7, matplotlib's tab10 for up to 10,
+    else tab20 (cycled; the legend then names each point)."""
     if n <= len(_style.BASIN_COLORS):
         return list(_style.BASIN_COLORS[:n])
     from matplotlib import colormaps
     from matplotlib.colors import to_hex
 
-    cmap = colormaps["tab20"]
-    return [to_hex(cmap(k % 20)) for k in range(n)]
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return [to_hex(cmap(k % cmap.N)) for k in range(n)]
 
 
 def _point_name(p: Point, scale: float = 1.0) -> str:
@@ -176,18 +177,21 @@ def basin_figure(
             _, marker, size = _style.kind_style(p.kind if p.kind != "converged" else "minimum")
             x = np.asarray(p.x, float).reshape(2)
             off = bool(outside(x[None], lower, upper)[0])
-            if not off:
+            if not off:  # a white halo sets the marker off from its own basin's colour
+                ax.scatter([x[0]], [x[1]], s=3.2 * size, marker=marker, c="white",
+                           linewidths=0, zorder=5)
                 ax.scatter([x[0]], [x[1]], s=1.3 * size, marker=marker, c=[basin.color],
-                           edgecolors=_style.BLACK, linewidths=1.6, zorder=6)
+                           edgecolors=_style.BLACK, linewidths=1.4, zorder=6)
             shown_points += 1
             if shown_points <= MAX_LEGEND_POINTS:
                 handles.append(Line2D([], [], ls="", marker=marker, ms=9, mfc=basin.color,
                                       mec=_style.BLACK, mew=1.2,
                                       label=f"{basin.name}: {basin.count} starts"
                                             + (" (outside the view)" if off else "")))
-        rest = [b for b in kinds if b.point is not None][MAX_LEGEND_POINTS:]
-        more = (f"{len(rest)} more points ({sum(b.count for b in rest)} starts) not in the "
-                "legend") if rest else ""
+        rest = sorted((b for b in kinds if b.point is not None),
+                      key=lambda b: -b.count)[MAX_LEGEND_POINTS:]
+        more = (f"{len(rest)} more point{'s' * (len(rest) != 1)} "
+                f"({sum(b.count for b in rest)} starts) not in the legend") if rest else ""
         ax.set_xlim(lower[0], upper[0])
         ax.set_ylim(lower[1], upper[1])
         ax.set_xlabel(labels.axis(0, 2))

@@ -56,8 +56,10 @@ def taylor_figure(
     Two variables: on the left f's filled contour with its level lines (solid blue) and q's
     lines at the *same* levels (dashed vermillion), so where the two families coincide the
     model is good and q is shown only within f's range (one shared clipping); on the right
-    log₁₀|f − q|, which grows like ‖x − x₀‖^(order+1) near x₀. One variable: f and q as
-    curves on one vertical range (f's over the interval) above |f − q| on a log axis. x₀ is
+    log₁₀|f − q| (filled bands only: level lines would trace every curve where f − q changes
+    sign as a chain of tiny loops), which grows like ‖x − x₀‖^(order+1) near x₀. One
+    variable: f and q as curves on one vertical range (f's over the interval) above |f − q|
+    on a log axis. x₀ is
     marked in every panel. ``model`` replaces the model computed from ``fun`` (e.g. one saved
     with a run). The view is ``box``, or a box of its size centred on ``x0`` when ``x0`` lies
     outside it. Saves to ``out`` (format from its suffix) when given; returns the figure.
@@ -144,8 +146,6 @@ def _two_variables(fun: Callable[[Any], Any], model: Callable[[Any], Any], point
         lo, hi = float(np.nanmin(log_error)), float(np.nanmax(log_error))
         levels = np.linspace(lo, hi if hi > lo else lo + 1.0, 15)
         image = right.contourf(gx, gy, log_error, levels=levels, cmap="cividis", zorder=0)
-        right.contour(gx, gy, log_error, levels=np.arange(np.ceil(lo), np.floor(hi) + 1),
-                      colors=_style.BLACK, linewidths=0.4, alpha=0.5, zorder=1)
         bar = fig.colorbar(image, ax=right, shrink=0.9, pad=0.02)
         bar.set_label(f"|f − q|, log scale   (floor {floor:.0e})")
         ticks = MaxNLocator(6, integer=True).tick_values(lo, hi)
