@@ -299,7 +299,8 @@ def plot(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Directory for the images "
                                              "(default: RUN_DIR/plots).")] = None,
     taylor: Annotated[bool, typer.Option(
-        "--taylor", help="Also draw f with its second-order Taylor model at the first start (2-D)."
+        "--taylor", help="Also draw f beside its second-order Taylor model at analysis.taylor_at "
+                         "(default: the best end point; 1 or 2 variables)."
     )] = False,
     debug: DebugOpt = False,
 ) -> None:
