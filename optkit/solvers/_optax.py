@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import types
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from .._text import one_line, suggestion
@@ -22,13 +24,80 @@ class OptaxState(NamedTuple):
     opt_state: Any
 
 
+class _Same:
+    """A key part equal only to itself: the object is kept alive, so its id is never reused."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.obj is self.obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+
+def structure_key(obj: Any, _active: frozenset[int] = frozenset()) -> Any:
+    """A hashable key that is equal for two optax transformations built the same way.
+
+    ``optax.adam(1e-3)`` called twice gives two objects of closures that compare unequal,
+    although they compute the same thing. Here a function is its code object and globals (by
+    identity: the same ``def``) together with the keys of its closure cells and defaults;
+    tuples, lists, dicts and ``functools.partial`` are keyed by their items; numbers, strings
+    and other hashable values by type and value; concrete arrays by dtype, shape and bytes.
+    Anything else (a tracer, an unhashable object) is keyed by identity, so an unknown object
+    can only cause a recompile, never a wrong reuse.
+    """
+    if isinstance(obj, (bool, int, float, complex, str, bytes, type(None))):
+        return type(obj), obj
+    if id(obj) in _active:  # a closure that refers to itself
+        return _Same(obj)
+    active = _active | {id(obj)}
+    if isinstance(obj, types.FunctionType):
+        cells = []
+        for cell in obj.__closure__ or ():
+            try:
+                cells.append(structure_key(cell.cell_contents, active))
+            except ValueError:  # an empty cell
+                cells.append(None)
+        return ("function", _Same(obj.__code__), _Same(obj.__globals__), tuple(cells),
+                structure_key(obj.__defaults__, active),
+                structure_key(obj.__kwdefaults__, active))
+    if isinstance(obj, functools.partial):
+        return ("partial", structure_key(obj.func, active), structure_key(obj.args, active),
+                structure_key(obj.keywords, active))
+    if isinstance(obj, (tuple, list)):
+        return type(obj), tuple(structure_key(item, active) for item in obj)
+    if isinstance(obj, dict):
+        try:
+            items = sorted(obj.items())
+        except TypeError:
+            return _Same(obj)
+        return dict, tuple((k, structure_key(v, active)) for k, v in items)
+    if isinstance(obj, (np.ndarray, np.generic, jax.Array)):
+        if isinstance(obj, jax.core.Tracer):
+            return _Same(obj)
+        value = np.asarray(obj)
+        return "array", value.dtype.str, value.shape, value.tobytes()
+    try:
+        hash(obj)
+    except TypeError:
+        return _Same(obj)
+    return type(obj), obj
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Optax(Solver):
     """Wrap an ``optax.GradientTransformation`` (e.g. ``optax.adam(1e-3)``, ``optax.lbfgs()``).
 
     Transformations with a line search (``optax.lbfgs``, ``scale_by_zoom_linesearch``) get
     the objective, value and gradient they need through optax's extra-args protocol.
-    Compared by identity: two wrappers of equal-looking optimisers compile separately.
+
+    Compared by how the transformation was built (:func:`structure_key`), not by identity:
+    ``Optax(optax.adam(1e-3))`` written twice is one compiled program, so a second solve with
+    the same function and shapes does not recompile; ``Optax(optax.adam(1e-2))`` is another.
     """
 
     default_max_steps = 20_000
@@ -55,8 +124,16 @@ class Optax(Solver):
         )
         return OptaxState(x, f, g, opt_state), info
 
+    @functools.cached_property
+    def _key(self) -> Any:
+        return structure_key(self.optimizer)
+
     def __hash__(self) -> int:
-        return id(self)
+        return hash(self._key)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (type(other) is type(self)
+                                 and self._key == other._key)  # type: ignore[attr-defined]
 
 
 class OptionError(ValueError):
@@ -118,8 +195,8 @@ def optax_alias(optimizer: str = "adam", **arguments: Any) -> Optax:
 
 @functools.lru_cache(maxsize=64)
 def _optax_alias(optimizer: str, arguments: tuple[tuple[str, Any], ...]) -> Optax:
-    # one object per option set: Optax solvers compare by identity, so a fresh one per call
-    # would recompile the solve every time
+    # one object per option set (Optax solvers compare by structure, so this only saves
+    # rebuilding the transformation and its key)
     try:
         transformation = getattr(optax, optimizer)(**dict(arguments))
     except Exception as err:

@@ -116,8 +116,8 @@ def _arg_docs(doc: str) -> dict[str, str]:
     return entries
 
 
-def _lbfgs(memory_size: int = 10, max_linesearch_steps: int = 30) -> Solver:
-    """optax's L-BFGS with its zoom line search (strong Wolfe conditions).
+def _lbfgs(memory_size: int = 10, max_linesearch_steps: int = 20) -> Solver:
+    """optax's L-BFGS with its zoom line search (strong Wolfe conditions), optax's defaults.
 
     Args:
         memory_size: number of (s, y) pairs kept for the inverse-Hessian estimate.
@@ -128,10 +128,11 @@ def _lbfgs(memory_size: int = 10, max_linesearch_steps: int = 30) -> Solver:
 
 @functools.lru_cache(maxsize=16)
 def _lbfgs_solver(memory_size: int, max_linesearch_steps: int) -> Solver:
-    # one object per option set: Optax solvers compare by identity, so a fresh one per call
-    # would recompile the solve every time. Each search starts from t = 1 ("one"), as
-    # optax.lbfgs's own default does: "keep" took 170 steps where "one" takes 38 on extended
-    # Rosenbrock (shared/perf-notes.md).
+    # exactly optax.lbfgs(memory_size) with its default search (20 trials, each search from
+    # t = 1, "one"), so that "lbfgs" and Optax(optax.lbfgs()) are one compiled program (Optax
+    # compares by structure). "keep" (the step of the last search) took 170 steps where "one"
+    # takes 38 on extended Rosenbrock n = 1,000, as many as optax.lbfgs() by hand
+    # (experiments/benchmarks/lbfgs.py).
     return Optax(
         optax.lbfgs(
             memory_size=memory_size,
