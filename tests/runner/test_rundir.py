@@ -190,7 +190,8 @@ def test_interrupted_run_is_marked_incomplete_and_refused(tmp_path, monkeypatch)
         runner.run(BOOTH, out=tmp_path, quiet=True)
     (path,) = tmp_path.iterdir()
     names = sorted(p.name for p in path.iterdir())
-    assert names == [INCOMPLETE, "config.yaml", "critical_points.json", "trajectories.npz"]
+    assert names == [INCOMPLETE, "config.yaml", "critical_points.json", "progress.jsonl",
+                     "trajectories.npz"]
     with np.load(path / "trajectories.npz") as npz:  # what was written is whole
         assert npz["x"].shape == (8, 2, 2)
     with pytest.raises(RunDirError, match="incomplete"):
