@@ -734,10 +734,13 @@ def _solve(resolved: Resolved, devices: list[jax.Device], dtype: np.dtype,
         try:
             solve, compile_seconds = _in_worker(signals, build)
         except _Stopped:
-            if checkpoint is None or checkpoint[1] < 0:
+            resume = ""
+            if checkpoint is not None and checkpoint[1] >= 0:  # a resume: keep its checkpoint
+                resume = (f" (its checkpoint at step {checkpoint[1]} is kept; optkit resume "
+                          f"{path} continues from it)")
+            elif saver.enabled:
                 saver.save(None, None, NOT_STARTED)
-            resume = f" (nothing solved yet; optkit resume {path} starts it)" if saver.enabled \
-                else ""
+                resume = f" (nothing solved yet; optkit resume {path} starts it)"
             raise signals.stop(f"while compiling{where}{resume}") from None
         t1 = time.perf_counter()
         status(f"solving {len(x0s)} start(s) with {cfg.solver.method}")
