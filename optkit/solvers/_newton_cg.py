@@ -11,6 +11,8 @@ preconditioner. At each outer step, (preconditioned) CG on H d = −∇f, H = �
   - ``"ew2"``: Eisenstat & Walker's choice 2, η = γ(‖∇fₖ‖/‖∇fₖ₋₁‖)^α with γ = 0.9, α = 2,
     safeguarded by η ≥ γη²ₖ₋₁ when γη²ₖ₋₁ > 0.1 and clipped to [0, ½] (η₀ = ½): loose
     solves while the gradient falls slowly, tight ones once it falls fast;
+  - a number η ∈ [0, 1): a constant forcing term (linear convergence; 0 runs CG until the
+    residual vanishes or ``max_cg_steps``, i.e. exact Newton on a positive definite H);
 
 * when it meets a direction of non-positive curvature pⱼᵀHpⱼ ≤ 0. By conjugacy every CG
   direction is downhill, ∇fᵀpⱼ = rⱼᵀpⱼ = −rⱼᵀM⁻¹rⱼ < 0, and H-conjugate to the iterate dⱼ.
@@ -85,11 +87,13 @@ class _CG(NamedTuple):
     done: Array
 
 
-def forcing_term(kind: str, g_norm: Array, state: tuple[Array, Array]) -> Array:
+def forcing_term(kind: str | float, g_norm: Array, state: tuple[Array, Array]) -> Array:
     """η of the residual test ‖Hd + ∇f‖ ≤ η‖∇f‖ (see the module docstring).
 
     ``state`` is (‖∇f‖, η) of the previous outer step, NaN before the first.
     """
+    if not isinstance(kind, str):
+        return jnp.asarray(kind, g_norm.dtype)
     if kind == "sqrt":
         return jnp.minimum(ETA_MAX, jnp.sqrt(g_norm))
     prev_norm, prev_eta = state
@@ -106,7 +110,7 @@ class NewtonCGDescent(Descent):
     """The truncated-CG Newton direction; see the module docstring."""
 
     max_cg_steps: int | None = None
-    forcing: str = "sqrt"
+    forcing: str | float = "sqrt"
     preconditioner: str | Callable[[Array, Array], Array] | None = None
     num_probes: int = 4
     negative_curvature: str = "follow"
@@ -190,8 +194,8 @@ class NewtonCG(LineSearchSolver):
         line_search: "backtracking" (Armijo from t = 1, halving; default), "wolfe", "none" or
             a ``LineSearch``.
         max_cg_steps: cap on CG iterations per step (default n).
-        forcing: the CG tolerance η in ‖Hd + ∇f‖ ≤ η‖∇f‖: "sqrt" (min(½, √‖∇f‖), default)
-            or "ew2" (Eisenstat–Walker choice 2).
+        forcing: the CG tolerance η in ‖Hd + ∇f‖ ≤ η‖∇f‖: "sqrt" (min(½, √‖∇f‖), default),
+            "ew2" (Eisenstat–Walker choice 2) or a constant η in [0, 1).
         preconditioner: None (default), "diagonal" (|diag H| from Hessian–vector probes) or,
             in Python, a callable (x, v) -> M⁻¹v for a symmetric positive definite M.
         num_probes: Rademacher probes (one Hessian–vector product each) per step for the
@@ -205,7 +209,7 @@ class NewtonCG(LineSearchSolver):
 
     line_search: LineSearch | str | None = "backtracking"
     max_cg_steps: int | None = None
-    forcing: str = "sqrt"
+    forcing: str | float = "sqrt"
     preconditioner: str | Callable[[Array, Array], Array] | None = None
     num_probes: int = 4
     negative_curvature: str = "follow"
@@ -217,9 +221,11 @@ class NewtonCG(LineSearchSolver):
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.forcing not in FORCING:
-            raise ValueError(f"unknown forcing {self.forcing!r}; expected one of "
-                             f"{', '.join(FORCING)}")
+        constant = (isinstance(self.forcing, (int, float)) and not isinstance(self.forcing, bool)
+                    and 0 <= self.forcing < 1)
+        if not constant and self.forcing not in FORCING:
+            raise ValueError(f"forcing must be one of {', '.join(FORCING)} or a number in "
+                             f"[0, 1), got {self.forcing!r}")
         if self.negative_curvature not in NEGATIVE_CURVATURE:
             raise ValueError(f"unknown negative_curvature {self.negative_curvature!r}; expected "
                              f"one of {', '.join(NEGATIVE_CURVATURE)}")
