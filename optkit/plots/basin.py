@@ -172,7 +172,7 @@ def basin_figure(
             p = basin.point
             if p is None:
                 handles.append(Patch(color=basin.color,
-                                     label=f"{basin.name}: {basin.count} starts"))
+                                     label=f"{basin.name}: {_starts(basin.count)}"))
                 continue
             _, marker, size = _style.kind_style(p.kind if p.kind != "converged" else "minimum")
             x = np.asarray(p.x, float).reshape(2)
@@ -186,7 +186,7 @@ def basin_figure(
             if shown_points <= MAX_LEGEND_POINTS:
                 handles.append(Line2D([], [], ls="", marker=marker, ms=9, mfc=basin.color,
                                       mec=_style.BLACK, mew=1.2,
-                                      label=f"{basin.name}: {basin.count} starts"
+                                      label=f"{basin.name}: {_starts(basin.count)}"
                                             + (" (outside the view)" if off else "")))
         rest = sorted((b for b in kinds if b.point is not None),
                       key=lambda b: -b.count)[MAX_LEGEND_POINTS:]
@@ -202,9 +202,15 @@ def basin_figure(
                          f"({reached} critical point{'s' * (reached != 1)} reached)",
                      labels.detail("each start coloured by the point its solve ended at",
                                    more))
-        if handles:  # two columns: the point names are long
-            fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+        if handles:  # two columns unless a label would not fit in half the width
+            wide = max(len(h.get_label()) for h in handles) > 50
+            fig.legend(handles=handles, loc="outside lower center", ncols=1 if wide else 2,
+                       frameon=False)
     return fig
+
+
+def _starts(count: int) -> str:
+    return f"{count} start{'s' * (count != 1)}"
 
 
 def _grid_cells(starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
