@@ -108,6 +108,12 @@ class CriticalPoint:
     and converge to λ_min and λ_max; the ones in between are not eigenvalues, and ``index``
     is then a lower estimate (the larger count of the two runs).
 
+    For a point of a box-constrained problem (``classify(..., bounds=)``, or a solve with
+    ``bounds=``) it is a KKT point: ``grad_norm`` is the projected-gradient residual
+    ‖x − P(x − ∇f)‖, ``active`` and ``multipliers`` name the bounds that hold, and
+    ``eigenvalues`` are those of the Hessian reduced to the variables no bound holds
+    (NaN-padded to n); see ``optkit/analysis/_kkt.py``.
+
     Batched (vmapped) points hold arrays; ``kind`` is then an array of labels.
     """
 
@@ -120,6 +126,10 @@ class CriticalPoint:
     tol: Array
     grad_tol: Array
     distance: Array
+    #: bounded problems only (None otherwise; rules in ``_kkt``): per flat variable −1 at
+    #: its lower bound, +1 at its upper bound, 0 free (int8), and the bound's multiplier
+    active: Array | None = None
+    multipliers: Array | None = None
 
     @property
     def kind(self) -> Any:
@@ -284,13 +294,24 @@ def classify_flat(
     grad_tol: float | Array | None = None,
     tol: float | Array | None = None,
     unravel: Callable[[Array], Any] | None = None,
+    bounds: tuple[Array, Array] | None = None,
 ) -> CriticalPoint:
-    """classify() on a function of a flat vector (traceable; used by the solvers)."""
+    """classify() on a function of a flat vector (traceable; used by the solvers).
+
+    ``bounds``: flat (lower, upper) arrays; the point is then classified as a KKT point of
+    the box-constrained problem (``_kkt.classify_kkt``).
+    """
     if grad_tol is None:
         grad_tol = critical_grad_tol(jnp.asarray(fun(x)), x)
     grad_tol = jnp.asarray(grad_tol, x.dtype)
     if tol is not None:
         tol = jnp.asarray(tol, x.dtype)
+    if bounds is not None:
+        from ._kkt import classify_kkt
+
+        out = classify_kkt(fun, x, *bounds, grad_tol, tol)
+        return CriticalPoint(x=unravel(x) if unravel is not None else x, grad_tol=grad_tol,
+                             **out)
     classify_at = _classify_dense if x.shape[0] <= DENSE_MAX_DIM else _classify_krylov
     out = classify_at(fun, x, grad_tol, tol)
     return CriticalPoint(
@@ -303,6 +324,7 @@ def classify(
     x: Any,
     grad_tol: float | None = None,
     tol: float | None = None,
+    bounds: Any = None,
 ) -> CriticalPoint:
     """Classify ``x`` as a critical point of ``fun`` from the Hessian's eigenvalues.
 
@@ -322,6 +344,10 @@ def classify(
     the Hessian is formed and diagonalised; above, Lanczos on Hessian–vector products gives
     the extreme eigenvalues (20 products, no n×n matrix), and ``eigenvalues`` holds 20 Ritz
     values. Works on pytrees (they are ravelled) and under ``jax.jit`` / ``jax.vmap``.
+
+    With ``bounds=(lower, upper)`` (as in ``minimize``) x is classified as a KKT point of f
+    over that box: ``active``, ``multipliers`` and the reduced Hessian's eigenvalues
+    (``optkit/analysis/_kkt.py``).
     """
     if not jax.tree_util.tree_leaves(x):
         raise ValueError("classify: x has no array leaves")
@@ -330,4 +356,10 @@ def classify(
     def flat_fun(z: Array) -> Array:
         return fun(unravel(z))
 
-    return classify_flat(flat_fun, flat, grad_tol=grad_tol, tol=tol, unravel=unravel)
+    flat_bounds = None
+    if bounds is not None:
+        from .._box import make_box
+
+        flat_bounds = make_box(bounds, x).arrays(flat.dtype)
+    return classify_flat(flat_fun, flat, grad_tol=grad_tol, tol=tol, unravel=unravel,
+                         bounds=flat_bounds)
