@@ -18,6 +18,7 @@ from .._pytree import as_start, flatten
 from .._sharding import shard_starts
 from . import _validation
 from ._base import Solver
+from ._bounded import bounded
 from ._driver import solve_flat
 from ._least_squares import SumOfSquares
 from ._registry import default_grad_tol, default_max_steps, get_method, make_solver
@@ -84,6 +85,7 @@ def minimize(
     record: bool = False,
     classify: bool | None = None,
     throw: bool = False,
+    bounds: Any = None,
     **options: Any,
 ) -> Result:
     """Minimise ``fun`` from ``x0`` in one compiled loop.
@@ -103,13 +105,20 @@ def minimize(
             64 entries the extreme eigenvalues come from 20 Lanczos Hessian–vector products).
         throw: raise :class:`OptimizationError` if the solve did not converge (outside
             jit/vmap only).
+        bounds: ``(lower, upper)`` box constraints lower ≤ x ≤ upper, each a scalar, None or
+            a pytree like ``x0`` (±inf allowed) with methods "gradient_descent" (projected
+            gradient), "newton" (projected Newton) and "lbfgs" (projected L-BFGS); x0 is
+            projected into the box, CONVERGED means ‖x − P(x − ∇f)‖₂ ≤ grad_tol (a KKT
+            point), ``grad_norm`` is that residual and ``critical_point`` a KKT
+            classification (``optkit/solvers/_bounded.py``).
         **options: passed to the method's solver, e.g. ``line_search="none"``, ``step_size``,
             ``regularization="levenberg"``.
 
     Returns:
         A :class:`Result`; under ``jax.vmap`` each start gets its own status.
     """
-    solver = make_solver(method, **options)
+    solver = make_solver(method, **options) if bounds is None else bounded(
+        method, bounds, as_start(x0), **options)
     x0 = as_start(x0)
     flat, unravel = flatten(x0)
     grad_tol, max_steps, classify = _defaults(method, flat, grad_tol, max_steps, classify)
@@ -214,9 +223,12 @@ def minimize_batch(
     if len(sizes) != 1 or None in sizes:
         raise ValueError("x0s: every leaf needs the same leading (starts) axis")
     throw = kw.pop("throw", False)
+    bounds = kw.pop("bounds", None)
     if kw.get("max_steps") is None:  # by method name: "lbfgs" becomes an Optax object below
         kw["max_steps"] = default_max_steps(method)
-    solver = make_solver(method, **{k: kw.pop(k) for k in list(kw) if k not in _MINIMIZE_KW})
+    options = {k: kw.pop(k) for k in list(kw) if k not in _MINIMIZE_KW}
+    solver = (make_solver(method, **options) if bounds is None else
+              bounded(method, bounds, jax.tree_util.tree_map(lambda a: a[0], x0s), **options))
     _validation.check_batch(x0s, kw)
     x0s, n, _ = shard_starts(x0s, devices)
     chunk = _chunk_size(chunk_size, n)

@@ -179,8 +179,10 @@ class Loop:
         if classify:
             grad_tol = self._tol(self.grad_tol, state.x.dtype)
             cp_grad_tol = jnp.maximum(grad_tol, critical_grad_tol(state.f, state.x))
-            critical_point = classify_flat(self.fun, state.x, grad_tol=cp_grad_tol,
-                                           unravel=unravel)
+            box = getattr(self.solver, "box", None)  # bounded solvers: a KKT point
+            critical_point = classify_flat(
+                self.fun, state.x, grad_tol=cp_grad_tol, unravel=unravel,
+                bounds=None if box is None else box.arrays(state.x.dtype))
         return Result(
             x=unravel(state.x),
             value=state.f,

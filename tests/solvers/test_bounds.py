@@ -32,9 +32,9 @@ def kkt_residual(fun, x, lower, upper):
     return float(np.linalg.norm(x - np.clip(x - g, lower, upper)))
 
 
-def scipy_lbfgsb(fun, x0, lower, upper, args=()):
+def scipy_lbfgsb(fun, x0, lower, upper):
     value = jax.jit(jax.value_and_grad(fun))
-    out = scipy_minimize(lambda z: tuple(np.asarray(v) for v in value(jnp.asarray(z), *args)),
+    out = scipy_minimize(lambda z: tuple(np.asarray(v) for v in value(jnp.asarray(z))),
                          np.asarray(x0, float), jac=True, method="L-BFGS-B",
                          bounds=list(zip(lower, upper, strict=True)),
                          options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 10_000})
@@ -119,16 +119,15 @@ Y = 2.0 * np.exp(-0.7 * T) - 0.3 + 0.02 * np.sin(7 * T)
 FIT_LOWER, FIT_UPPER = [0.0, 0.0, 0.0], [10.0, 5.0, np.inf]
 
 
-def fit_loss(p, t, y):
-    return 0.5 * jnp.sum((p[0] * jnp.exp(-p[1] * t) + p[2] - y) ** 2)
+def fit_loss(p):
+    return 0.5 * jnp.sum((p[0] * jnp.exp(-p[1] * T) + p[2] - Y) ** 2)
 
 
 @pytest.mark.parametrize("method", quick("lbfgs"))
 def test_bounded_fit_matches_scipy(method):
     x0 = jnp.array([1.0, 1.0, 0.5])
-    r = optkit.minimize(fit_loss, x0, method, args=(T, Y), bounds=(FIT_LOWER, FIT_UPPER),
-                        max_steps=20_000)
-    x_s, f_s = scipy_lbfgsb(fit_loss, x0, FIT_LOWER, FIT_UPPER, args=(T, Y))
+    r = optkit.minimize(fit_loss, x0, method, bounds=(FIT_LOWER, FIT_UPPER), max_steps=20_000)
+    x_s, f_s = scipy_lbfgsb(fit_loss, x0, FIT_LOWER, FIT_UPPER)
     assert r.converged
     assert x_s[2] == 0.0  # the bound binds
     assert float(r.value) <= f_s * (1 + 1e-9)
