@@ -45,7 +45,8 @@ DESCRIPTIONS: dict[str, str] = {
                "and `validate` import them; relative files are written absolute into the "
                "run's config.yaml.",
     "problem": "What to minimise: a built-in problem (`name`), a math expression "
-               "(`expression`) or a Python function (`function`); exactly one of the three.",
+               "(`expression`), a Python function (`function`) or least-squares residuals "
+               "(`residuals`); exactly one of the four.",
     "problem.name": "A built-in problem (list below; `optkit problems` prints them).",
     "problem.<parameter>": "Any other key is a parameter of the named problem (e.g. "
                            "`rosenbrock`'s `dim`); unknown parameters are an error.",
@@ -53,6 +54,11 @@ DESCRIPTIONS: dict[str, str] = {
                           "parentheses and whitelisted functions (exp, log, sin, ...). It is "
                           "translated from its syntax tree, never passed to `eval`.",
     "problem.variables": "The variable names in the order of the coordinates of x.",
+    "problem.residuals": "A least-squares problem f = ½‖r‖²: a list of math strings (one "
+                         "residual rᵢ each, in `variables`, parsed like `expression`) or "
+                         "`path/file.py:fn` (with `dim`), a JAX-traceable `fn(x) -> vector` "
+                         "of residuals. Every method minimises f; `gauss_newton` and "
+                         "`levenberg_marquardt` (residual problems only) step on r itself.",
     "problem.function": "`package.module:fn` or `path/file.py:fn` (relative to the config "
                         "file's folder): a JAX-traceable `fn(x) -> scalar` of a vector of "
                         "`dim` floats. See docs/user-functions.md.",
@@ -141,6 +147,7 @@ EXAMPLES: dict[str, str] = {
     "problem.name": "problem: {name: rosenbrock, dim: 5}\n",
     "problem.expression": 'problem: {expression: "x**2 + 3*y**2 - x*y", variables: [x, y]}\n',
     "problem.function": 'problem: {function: "models/loss.py:f", dim: 3}\n',
+    "problem.residuals": 'problem: {residuals: ["x - 1", "10*(y - x**2)"], variables: [x, y]}\n',
     "start": "start: {point: [-1.2, 1.0]}\n",
     "start.uniform": "start:\n  uniform: {low: [-5.0, -5.0], high: [5.0, 5.0], count: 64, "
                      "seed: 0}\n",

@@ -272,6 +272,6 @@ register_method("lbfgs", _lbfgs, summary="optax's L-BFGS with a zoom line search
 register_method("gauss_newton", GaussNewton, summary="Gauss–Newton on a residual vector "
                 "(least squares only) with an Armijo line search")
 register_method("levenberg_marquardt", LevenbergMarquardt, summary="Levenberg–Marquardt on a "
-                "residual vector (least squares only), Moré's trust region, MINPACK scaling")
+                "residual vector (least squares only), Moré's trust region")
 register_method("optax", optax_alias, max_steps=20_000, summary="any optax optimiser by name "
                 "(optimizer: adam, learning_rate: 1e-3, ...)")
