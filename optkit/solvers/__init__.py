@@ -37,14 +37,15 @@ from ._registry import (
     method_names,
     register_method,
 )
-from ._result import Result, Trajectory
+from ._result import HESSIAN_MAX_SIZE, Result, Trajectory
 from ._status import Status
 from ._trust_region import TrustRegion
 
 __all__ = [
     "BFGS", "GaussNewton", "LeastSquaresResult", "LevenbergMarquardt", "SumOfSquares",
     "least_squares",
-    "METHODS", "Backtracking", "BatchSolve", "Descent", "DescentSolver", "Direction",
+    "HESSIAN_MAX_SIZE", "METHODS", "Backtracking", "BatchSolve", "Descent", "DescentSolver",
+    "Direction",
     "GradientDescent", "LineSearch", "LineSearchSolver", "Method", "Newton", "NewtonCG",
     "NoLineSearch", "OptimizationError", "Optax", "Option", "Result", "Solver", "Status",
     "StepInfo", "Trajectory", "Trial", "TrustRegion", "Wolfe", "default_grad_tol",

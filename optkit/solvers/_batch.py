@@ -23,11 +23,11 @@ import numpy as np
 from .._linalg import norm
 from .._pytree import as_start, flatten
 from .._sharding import shard_starts
-from ._api import _MINIMIZE_KW, _defaults, flat_objective
+from ._api import _MINIMIZE_KW, _defaults, as_args, flat_objective, with_hessian
 from ._base import Solver
 from ._driver import Loop
 from ._registry import make_solver
-from ._result import Result
+from ._result import HESSIAN_MAX_SIZE, Result
 from ._status import RUNNING
 
 #: target wall time of one chunk of steps (seconds): the longest the host waits in a sync
@@ -70,7 +70,10 @@ class BatchSolve:
 
     def __init__(self, fun: Callable[[Any], jax.Array], x0s: Any,
                  method: str | Solver = "newton", *,
-                 devices: list[jax.Device] | None = None, **kw: Any) -> None:
+                 devices: list[jax.Device] | None = None, args: Any = (),
+                 **kw: Any) -> None:
+        # args (minimize's data arguments) are constants of these programs, compiled per
+        # instance anyway
         x0s = as_start(x0s)
         first = jax.tree_util.tree_map(lambda a: a[0], x0s)
         flat0, unravel = flatten(first)
@@ -79,7 +82,7 @@ class BatchSolve:
         grad_tol, self.max_steps, classify = _defaults(
             method, flat0, kw.get("grad_tol"), kw.get("max_steps"), kw.get("classify"))
         loop = Loop(
-            fun=flat_objective(fun, unravel),
+            fun=flat_objective(fun, unravel, as_args(args)),
             solver=solver,
             grad_tol=grad_tol,
             x_tol=kw.get("x_tol", 0.0),
@@ -96,7 +99,10 @@ class BatchSolve:
         self._start = jax.jit(jax.vmap(loop.start), **pinned)
         self._advance = jax.jit(jax.vmap(loop.advance, in_axes=(0, None)), **(
             {} if split is None else {"in_shardings": (split, None), "out_shardings": split}))
-        self._finish = jax.jit(jax.vmap(lambda c: loop.finish(c, classify, unravel)),
+        hessian = kw.get("hessian")
+        hessian = flat0.size <= HESSIAN_MAX_SIZE if hessian is None else bool(hessian)
+        self._finish = jax.jit(jax.vmap(lambda c: with_hessian(loop.finish(c, classify, unravel),
+                                                               loop.fun, hessian)),
                                **({} if split is None else {"in_shardings": (split,)}))
         # what the host needs between chunks: three numbers per start, not the carry
         self._stats = jax.jit(lambda c: (c.status == RUNNING, c.state.f, jax.vmap(norm)(c.state.g)),

@@ -14,7 +14,9 @@ Stopping rule, checked after every trip round the loop, first match wins:
 4. an accepted step with ‖Δx‖₂ ≤ x_tol·(1 + ‖x‖₂) → SMALL_STEP (x_tol = 0: only Δx = 0);
 5. f_tol > 0 and an accepted step with |Δf| ≤ f_tol·(1 + |f|) → SMALL_DECREASE;
 6. ‖x‖_∞ or −f beyond 1e30 → DIVERGED;
-7. num_steps = max_steps → MAX_STEPS.
+7. a callback (``minimize(..., callback=cb)``, called every ``callback_every`` accepted
+   steps) returned True → STOPPED;
+8. num_steps = max_steps → MAX_STEPS.
 
 The start is checked too: a non-finite start is NONFINITE and a start that already satisfies
 rule 2 is CONVERGED after 0 steps.
@@ -86,6 +88,8 @@ class Loop:
     f_tol: Array
     max_steps: int
     record: bool
+    # callback(due, num_steps, x, f, grad_norm) -> stop, traced on every trip (see _api)
+    callback: Any = None
 
     def start(self, x0: Array) -> _Carry:
         solver, dtype = self.solver, x0.dtype
@@ -134,6 +138,10 @@ class Loop:
             grad_norm = norm(state.g)
             dx = norm(state.x - old.x)
             df = jnp.abs(state.f - old.f)
+            stopped = jnp.asarray(False)
+            if self.callback is not None:
+                stopped = self.callback(accepted & (carry.status == RUNNING), num_steps,
+                                        state.x, state.f, grad_norm)
             status = _first(
                 [
                     (~finite, Status.NONFINITE),
@@ -145,6 +153,7 @@ class Loop:
                      Status.SMALL_DECREASE),
                     ((max_abs(state.x) > DIVERGENCE_BOUND) | (state.f < -DIVERGENCE_BOUND),
                      Status.DIVERGED),
+                    (stopped, Status.STOPPED),
                     (num_steps >= max_steps, Status.MAX_STEPS),
                     # a safety net: rejected trials are bounded by each solver's own failure
                     # test, so this only fires on a solver bug
@@ -208,7 +217,8 @@ def solve_flat(
     record: bool,
     classify: bool,
     unravel: Any,
+    callback: Any = None,
 ) -> Result:
     """Run ``solver`` on ``fun`` from the flat start ``x0``; see the module docstring."""
-    loop = Loop(fun, solver, grad_tol, x_tol, f_tol, max_steps, record)
+    loop = Loop(fun, solver, grad_tol, x_tol, f_tol, max_steps, record, callback)
     return loop.finish(loop.advance(loop.start(x0)), classify, unravel)

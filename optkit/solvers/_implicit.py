@@ -53,7 +53,8 @@ DENSE_MAX = 200
 
 
 def implicit_tangents(objective: Callable[..., Array], x: Array, value: Array, valid: Array,
-                      args: tuple[Any, ...], dargs: tuple[Any, ...]) -> tuple[Array, Array]:
+                      args: tuple[Any, ...], dargs: tuple[Any, ...], dense: bool | None = None
+                      ) -> tuple[Array, Array]:
     """(dx*, df*) for the data tangent ``dargs`` by the implicit function theorem (module
     docstring); both are linear in ``dargs``, so JAX can transpose them for reverse mode.
 
@@ -64,6 +65,7 @@ def implicit_tangents(objective: Callable[..., Array], x: Array, value: Array, v
         valid: whether the rule applies (the solve ended CONVERGED at a minimum); where
             false, every derivative is NaN.
         args: the data θ, a tuple of pytrees; ``dargs`` its tangent.
+        dense: Cholesky of the dense Hessian (True) or CG (False); default n ≤ DENSE_MAX.
     """
 
     def grad_x(z: Array, a: tuple[Any, ...]) -> Array:
@@ -77,7 +79,7 @@ def implicit_tangents(objective: Callable[..., Array], x: Array, value: Array, v
         return jax.jvp(lambda z: grad_x(z, args), (x,), (v,))[1]
 
     ok = valid
-    if x.size <= DENSE_MAX:
+    if dense if dense is not None else x.size <= DENSE_MAX:
         hess = jax.jacfwd(lambda z: grad_x(z, args))(x)
         chol = jnp.linalg.cholesky(0.5 * (hess + hess.T))
         ok = ok & jnp.all(jnp.isfinite(chol))

@@ -244,7 +244,8 @@ def unknown_option(key: str, method: str, accepted: Any) -> str:
     elif key in ("jac", "hess", "hessp"):
         hint = " (derivatives come from JAX's autodiff; pass only the function)"
     elif key == "callback":
-        hint = " (per-step callbacks are not supported; use record=True for the trajectory)"
+        hint = (" (callback is a keyword of minimize and minimize_batch, not a method option; "
+                "BatchSolve.run takes its own per-chunk callback)")
     else:
         hint = suggestion(key, [*accepted, *MINIMIZE_KEYWORDS])
     names = ", ".join([*accepted, *MINIMIZE_KEYWORDS])
