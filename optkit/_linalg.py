@@ -42,6 +42,25 @@ def symmetric_eigh(h: Array) -> tuple[Array, Array]:
     return jnp.linalg.eigh(h)
 
 
+def cholesky_accepted(h: Array, factor: Array) -> Array:
+    """Whether the Cholesky factor L of the symmetric matrix h (``jnp.linalg.cholesky``, NaN
+    where the factorisation breaks down) proves h positive definite in working precision.
+
+    With d = diag h and pivots pⱼ = Lⱼⱼ²: L finite and pⱼ > 10·n·ε·dⱼ for every j. This is
+    the eigenvalue floor 10·ε·max|λ| applied to the Jacobi-scaled matrix D^(−½)·h·D^(−½)
+    (unit diagonal, so max λ ≤ n), whose pivots are pⱼ/dⱼ; the computed pⱼ is exact to about
+    j·ε·dⱼ, so a pivot passing it is not rounding. The test does not change when the variables
+    are rescaled (h → D·h·D), so it accepts badly scaled matrices that are well conditioned
+    once scaled — and for those the Cholesky solve is accurate (van der Sluis), although
+    cond(h) may exceed 1/ε. A floor on the unscaled diagonal (dⱼ > 10ε·max d) would refuse
+    exactly them.
+    """
+    n = h.shape[-1]
+    eps = jnp.finfo(h.dtype).eps
+    pivots = jnp.diagonal(factor) ** 2
+    return jnp.all(jnp.isfinite(factor)) & jnp.all(pivots > 10 * n * eps * jnp.diagonal(h))
+
+
 def symmetric_eigvalsh(h: Array) -> Array:
     """Ascending eigenvalues of a symmetric matrix (closed form for n ≤ 2)."""
     if h.shape[-1] <= 2:

@@ -10,7 +10,14 @@ Stopping rule, checked after every trip round the loop, first match wins:
 2. an accepted step with ‖∇f(x)‖₂ ≤ grad_tol, unless the solver wants more (Newton at a
    point of negative curvature) → CONVERGED;
 3. the solver failed → its ``failure_status`` (LINE_SEARCH_FAILED when a line search is
-   exhausted, SMALL_STEP when a trust region collapses);
+   exhausted, SMALL_STEP when a trust region collapses), except that a failed line search
+   at the rounding floor is ROUNDING_FLOOR: with p the solver's proposed step at unit length
+   (its ``direction_field``; the whole Newton, quasi-Newton or Newton–CG step, whose search
+   starts at t = 1, or −∇f for gradient descent), p ≠ 0 and either
+   |∇f(x)·p| ≤ 10·ε·(|f(x)| + tiny) (the first-order decrease promised by every trial step
+   t·p, t ≤ 1, is below the rounding error of f) or x + p == x in floating point (no trial
+   step moves x). A zero p (e.g. an overflowing Hessian) is no evidence of a floor and stays
+   LINE_SEARCH_FAILED. ``converged`` stays false: the gradient is still above grad_tol;
 4. an accepted step with ‖Δx‖₂ ≤ x_tol·(1 + ‖x‖₂) → SMALL_STEP (x_tol = 0: only Δx = 0);
 5. f_tol > 0 and an accepted step with |Δf| ≤ f_tol·(1 + |f|) → SMALL_DECREASE;
 6. ‖x‖_∞ or −f beyond 1e30 → DIVERGED;
@@ -31,7 +38,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from .._linalg import max_abs, norm
+from .._linalg import dot, max_abs, norm
 from ..analysis.classify import classify_flat, critical_grad_tol
 from ._base import Array, FlatFun, Solver
 from ._result import Result, Trajectory
@@ -55,6 +62,23 @@ def _all_finite(*arrays: Array) -> Array:
 def _finite_state(state: Any, solver: Solver) -> Array:
     direction = getattr(state, solver.direction_field, state.x)
     return _all_finite(state.x, state.f, state.g, direction)
+
+
+def _failure_status(state: Any, solver: Solver) -> Array:
+    """The solver's failure status; ROUNDING_FLOOR for a failed line search at the rounding
+    floor of f or of x (rule 3 of the module docstring)."""
+    code = jnp.int32(solver.failure_status)
+    if solver.failure_status != Status.LINE_SEARCH_FAILED:
+        return code
+    step = getattr(state, solver.direction_field, None)
+    if step is None:
+        return code
+    dtype = state.x.dtype
+    eps, tiny = jnp.finfo(dtype).eps, jnp.finfo(dtype).tiny
+    unmeasurable = jnp.abs(dot(state.g, step)) <= 10 * eps * (jnp.abs(state.f) + tiny)
+    motionless = jnp.all(state.x + step == state.x)
+    floor = jnp.any(step != 0) & (unmeasurable | motionless)
+    return jnp.where(floor, jnp.int32(Status.ROUNDING_FLOOR), code)
 
 
 def _first(conditions: list[tuple[Array, Status]], default: Array) -> Array:
@@ -147,7 +171,7 @@ class Loop:
                     (~finite, Status.NONFINITE),
                     (accepted & (grad_norm <= grad_tol) & ~solver.wants_more(state),
                      Status.CONVERGED),
-                    (info.failed, solver.failure_status),
+                    (info.failed, _failure_status(state, solver)),
                     (accepted & (dx <= x_tol * (1 + norm(state.x))), Status.SMALL_STEP),
                     (accepted & (f_tol > 0) & (df <= f_tol * (1 + jnp.abs(state.f))),
                      Status.SMALL_DECREASE),
