@@ -154,7 +154,8 @@ def main() -> None:
             record["bit_for_bit"] = done.returncode in (0, 1) and same(arrays(path), reference)
             if not record["bit_for_bit"]:
                 record["resume_stderr"] = rerr.strip()
-        elif path is not None and code in (0, 1):
+        elif path is not None and (path / "summary.json").exists() \
+                and not (path / "INCOMPLETE").exists():  # finished before or as it stopped
             record["bit_for_bit"] = same(arrays(path), reference)
         records.append(record)
         if log:
