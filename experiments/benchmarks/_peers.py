@@ -239,7 +239,9 @@ def _scipy(method: str) -> Callable[[Workload], Built]:
         g = lambda x: w.grad_np(x, *args_np)  # noqa: E731
         n = w.n
         if method == "trust-exact":
-            kw = dict(hess=lambda x: np.asarray(hess(x, *args)),
+            hessian = (lambda x: w.hess_np(x, *args_np)) if w.hess_np else \
+                (lambda x: np.asarray(hess(x, *args)))
+            kw = dict(hess=hessian,
                       options={"gtol": w.grad_tol, "maxiter": MAX_STEPS})
         elif method == "L-BFGS-B":
             # gtol is on max|∇f|: tol/√n implies ‖∇f‖₂ ≤ tol; ftol 0 leaves the gradient test

@@ -51,6 +51,7 @@ class Workload:
     args_np: tuple[Any, ...] = ()
     grad_tol: float = GRAD_TOL
     note: str = ""
+    hess_np: Callable[..., np.ndarray] | None = None  # closed form, for scipy where known
 
     @property
     def batch(self) -> bool:
@@ -87,11 +88,17 @@ def rosenbrock_grad_np(x: np.ndarray) -> np.ndarray:
     return np.stack([-2.0 * (1.0 - a) - 400.0 * a * r, 200.0 * r], axis=-1)
 
 
+def rosenbrock_hess_np(x: np.ndarray) -> np.ndarray:
+    """∇²f = [[2 − 400(x₂ − 3x₁²), −400x₁], [−400x₁, 200]] at one point x."""
+    a, b = x[0], x[1]
+    return np.array([[2.0 - 400.0 * (b - 3.0 * a**2), -400.0 * a], [-400.0 * a, 200.0]])
+
+
 def w1(starts: int, seed: int = SEED) -> Workload:
     """W1: ``starts`` uniform random starts of 2-D Rosenbrock in [−2, 2]²."""
     x0 = np.random.default_rng(seed).uniform(-2.0, 2.0, size=(starts, 2))
     return Workload(f"W1 rosenbrock-2d, {starts:,} starts", "w1", rosenbrock, x0,
-                    rosenbrock_np, rosenbrock_grad_np)
+                    rosenbrock_np, rosenbrock_grad_np, hess_np=rosenbrock_hess_np)
 
 
 # ---------------------------------------------------------------- extended / chained Rosenbrock
