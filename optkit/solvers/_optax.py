@@ -128,8 +128,12 @@ class Optax(Solver):
     def _key(self) -> Any:
         return structure_key(self.optimizer)
 
-    def __hash__(self) -> int:
+    @functools.cached_property
+    def _hash(self) -> int:  # jit hashes its static arguments on every call
         return hash(self._key)
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def __eq__(self, other: object) -> bool:
         return self is other or (type(other) is type(self)
