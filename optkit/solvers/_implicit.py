@@ -22,9 +22,9 @@ per solution, shared by every tangent); above, conjugate gradients on Hessian–
 Where the rule does not apply the derivative is NaN, never a silently wrong number:
 
 * the solve did not end CONVERGED (any other status);
-* the end point was classified (``classify``, by default up to 1000 parameters) and is not
-  a ``minimum`` (a saddle, a maximum, or degenerate: an eigenvalue of H within the
-  classification's tolerance of zero);
+* the end point was classified (``classify``, on by default) and is not a ``minimum`` (a
+  saddle, a maximum, or degenerate: an eigenvalue of H within the classification's
+  tolerance of zero);
 * n ≤ DENSE_MAX: the Cholesky factorisation of H fails (H not positive definite);
 * n > DENSE_MAX: conjugate gradients meets a direction p with pᵀHp ≤ 0, or does not reach
   the relative residual ε^(2/3) (ε the machine epsilon of x) within 2n + 20 iterations.
