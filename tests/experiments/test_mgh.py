@@ -143,8 +143,10 @@ def test_tolerance_follows_printed_digits():
     assert mgh.reached(bard, float("nan")) is None
 
 
+# powell_badly_scaled: cond(H) ≈ 3e17 at the solution, solved because the Cholesky test is
+# scale-invariant (an eigenvalue floor clipped its steps and it ended MAX_STEPS at f ≈ 9.5e-10)
 ROBUST_FOR_NEWTON = ["rosenbrock", "beale", "helical_valley", "jennrich_sampson", "wood",
-                     "kowalik_osborne", "brown_dennis"]
+                     "kowalik_osborne", "brown_dennis", "powell_badly_scaled"]
 
 
 @pytest.mark.slow
@@ -156,3 +158,18 @@ def test_newton_reaches_the_published_optimum(name):
     assert float(res.grad_norm) <= 1e-8
     hit = mgh.reached(p, float(res.value))
     assert hit is not None and hit.kind == "global", (name, float(res.value))
+
+
+@pytest.mark.slow
+def test_newton_on_meyer_ends_at_the_rounding_floor_of_the_published_optimum():
+    # ∂f/∂x₁ ~ 1e14 per unit of x₁ ≈ 5.6e-3: rounding x alone leaves ‖∇f‖ ~ 1e-3 > grad_tol
+    p = PROBLEMS["meyer"]
+    res = optkit.minimize(p.objective, p.start, method="newton", max_steps=1000, classify=False)
+    assert res.status == optkit.Status.ROUNDING_FLOOR and not bool(res.converged)
+    hit = mgh.reached(p, float(res.value))
+    assert hit is not None and hit.kind == "global", float(res.value)
+    # the rule's premise: the Newton step at the end promises less than rounding of f
+    x = res.x
+    g = jax.grad(p.objective)(x)
+    step = jnp.linalg.solve(jax.hessian(p.objective)(x), g)
+    assert abs(float(g @ step)) <= 10 * np.finfo(np.float64).eps * float(res.value)
