@@ -42,6 +42,7 @@ import importlib.metadata  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
+import shlex  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -192,7 +193,7 @@ def environment(argv: Sequence[str], args: argparse.Namespace) -> dict[str, Any]
             return None
 
     return {
-        "command": " ".join(["python experiments/benchmarks/suite.py", *argv]).strip(),
+        "command": shlex.join(["python", "experiments/benchmarks/suite.py", *argv]),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "quick": args.quick, "only": args.only, "repeats": args.repeats,
         "row_budget_s": args.row_budget,
@@ -255,9 +256,11 @@ def preamble(meta: dict[str, Any]) -> list[str]:
     """Where and how the table was measured."""
     v = meta["versions"]
     load = meta["load_average"]
+    end = meta.get("load_average_end")
+    load_end = f", {end[0]:.1f} at the end" if end else ""
     lines = [
         f"`{meta['command']}` on {meta['date']}: {meta['machine']}, backend "
-        f"{meta['backend']}, load average {load[0]:.1f} at the start; "
+        f"{meta['backend']}, load average {load[0]:.1f} at the start{load_end}; "
         f"jax {v['jax']}, optimistix {v['optimistix']}, optax {v['optax']}, scipy {v['scipy']}. "
         f"float64, ‖∇f‖ ≤ {meta['grad_tol']:g}; solve = median of up to {meta['repeats']} "
         f"calls after a first (compiling) one, compile = first call − solve; ratio = solve / "
@@ -269,7 +272,7 @@ def preamble(meta: dict[str, Any]) -> list[str]:
     if meta.get("only"):
         lines.append(f"Rows selected by `--only {meta['only']}`.")
     lines += [f"Note: {n}." for n in meta.get("notes", [])]
-    return lines
+    return [part for line in lines for part in (line, "")][:-1]  # one paragraph each
 
 
 def markdown(meta: dict[str, Any], rows: Sequence[dict[str, Any]]) -> str:
@@ -329,6 +332,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
           flush=True)
     rows = run_suite(pairs, args.repeats, args.row_budget,
                      log=lambda s: print(s, flush=True))
+    meta["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1,
                                                    ensure_ascii=False) + "\n")
