@@ -54,7 +54,8 @@ def test_signed_sums_keep_their_value(text, expected):
 
 
 @pytest.mark.parametrize(("override", "words"), [
-    ("problem.expression=" + "+".join(["x"] * 6000), ("limit 10000", "OPTKIT_MAX_EXPRESSION_LENGTH")),
+    ("problem.expression=" + "+".join(["x"] * 6000),
+     ("limit 10000", "OPTKIT_MAX_EXPRESSION_LENGTH")),
     ("problem.expression=" + "*".join(["x"] * 2600), ("5,199 operations",
                                                       "OPTKIT_MAX_EXPRESSION_NODES")),
     ("problem.expression=" + "(" * 300 + "x" + ")" * 300, ("nested",)),
