@@ -59,6 +59,15 @@ DESCRIPTIONS: dict[str, str] = {
                          "`path/file.py:fn` (with `dim`), a JAX-traceable `fn(x) -> vector` "
                          "of residuals. Every method minimises f; `gauss_newton` and "
                          "`levenberg_marquardt` (residual problems only) step on r itself.",
+    "problem.bounds": "Box constraints lower ≤ x ≤ upper (any problem form); the methods "
+                      "`gradient_descent`, `newton` and `lbfgs` solve with them (projected "
+                      "gradient, projected Newton, projected L-BFGS) and the end points are "
+                      "classified as KKT points: `active` and `multipliers` in "
+                      "critical_points.json.",
+    "problem.bounds.lower": "Lower bounds, one number for every variable or one per variable; "
+                            "`-.inf` for none.",
+    "problem.bounds.upper": "Upper bounds, one number for every variable or one per variable; "
+                            "`.inf` for none.",
     "problem.function": "`package.module:fn` or `path/file.py:fn` (relative to the config "
                         "file's folder): a JAX-traceable `fn(x) -> scalar` of a vector of "
                         "`dim` floats. See docs/user-functions.md.",
@@ -148,6 +157,7 @@ EXAMPLES: dict[str, str] = {
     "problem.expression": 'problem: {expression: "x**2 + 3*y**2 - x*y", variables: [x, y]}\n',
     "problem.function": 'problem: {function: "models/loss.py:f", dim: 3}\n',
     "problem.residuals": 'problem: {residuals: ["x - 1", "10*(y - x**2)"], variables: [x, y]}\n',
+    "problem.bounds": "problem:\n  name: rosenbrock\n  bounds: {lower: -1.5, upper: [0.5, .inf]}\n",
     "start": "start: {point: [-1.2, 1.0]}\n",
     "start.uniform": "start:\n  uniform: {low: [-5.0, -5.0], high: [5.0, 5.0], count: 64, "
                      "seed: 0}\n",

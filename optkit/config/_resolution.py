@@ -130,13 +130,17 @@ def resolve(
             problems += err.problems
     solver = sections.get("solver")
     if isinstance(solver, SolverConfig):
-        problems += _check_solver(solver)
+        bounded = getattr(sections.get("problem"), "bounds", None) is not None
+        problems += _check_solver(solver, bounded)
         if problem is not None:
             problems += _check_residual_method(solver, problem)
     if problem is not None:
         start = sections.get("start", None)
         if isinstance(start, StartConfig) or start is None and "start" in sections:
             problems += _check_start(start, problem)
+        bounds = getattr(sections.get("problem"), "bounds", None)
+        if bounds is not None:
+            problems += _check_bounds(bounds, problem.dim, solver)
         analysis = sections.get("analysis")
         if isinstance(analysis, AnalysisConfig) and analysis.box is not None:
             problems += _check_box(analysis.box, problem.dim, "analysis.box")
@@ -339,15 +343,28 @@ def method_options(method: str) -> dict[str, Any]:
     return {name: option.default for name, option in get_method(method).options().items()}
 
 
-def _check_solver(solver: SolverConfig) -> list[str]:
+def solver_options(method: str, bounded: bool = False) -> dict[str, Any]:
+    """The options ``method`` accepts with their defaults: its registered options, or with
+    ``problem.bounds`` those of its bounded variant (``optkit.solvers._bounded``)."""
+    from ..solvers._bounded import BOUNDED_METHODS
+
+    if bounded and method in BOUNDED_METHODS:
+        return {f.name: f.default for f in dataclasses.fields(BOUNDED_METHODS[method])
+                if f.name != "box"}
+    return method_options(method)
+
+
+def _check_solver(solver: SolverConfig, bounded: bool = False) -> list[str]:
     from ..solvers import METHODS, line_search_names, method_names
+    from ..solvers._bounded import BOUNDED_METHODS
 
     method, options = solver.method, solver.options
     if method not in method_names():
         return [f"solver.method: unknown method {method!r}{suggestion(method, METHODS)}; "
                 f"expected one of {', '.join(METHODS)} (or a module in 'imports' that "
                 "registers it)"]
-    accepted = method_options(method)
+    bounded = bounded and method in BOUNDED_METHODS  # otherwise _check_bounds says why
+    accepted = solver_options(method, bounded)
     line_search = options.get("line_search")
     if (isinstance(line_search, str) and "line_search" in accepted
             and line_search not in line_search_names()):
@@ -367,7 +384,7 @@ def _check_solver(solver: SolverConfig) -> list[str]:
         elif key in accepted and not _matches_default_type(value, accepted[key]):
             expected = _type_word(accepted[key])
             problems.append(f"solver.{key}: expected {expected}, got {value!r}")
-    if problems:
+    if problems or bounded:  # a bounded solver is built (and checked) with its box
         return problems
     from ..solvers import make_solver
 
@@ -437,6 +454,24 @@ def _check_box(box: BoxConfig | Any, dim: int, key: str, lower: str = "lower",
     return problems
 
 
+def _check_bounds(bounds: Any, dim: int, solver: SolverConfig | None) -> list[str]:
+    """problem.bounds: one number or one per variable, lower ≤ upper, and a method that
+    solves with bounds."""
+    from ..solvers._bounded import BOUNDED_METHODS
+
+    problems = (_check_vector(bounds.lower, dim, "problem.bounds.lower", True)
+                + _check_vector(bounds.upper, dim, "problem.bounds.upper", True))
+    if not problems and np.any(np.broadcast_to(bounds.lower, dim)
+                               > np.broadcast_to(bounds.upper, dim)):
+        problems.append(f"problem.bounds: needs lower ≤ upper in every coordinate (got "
+                        f"lower={bounds.lower}, upper={bounds.upper})")
+    method = solver.method if isinstance(solver, SolverConfig) else "newton"
+    if method not in BOUNDED_METHODS:
+        problems.append(f"solver.method: method {method!r} does not take problem.bounds; "
+                        f"methods with bounds: {', '.join(BOUNDED_METHODS)}")
+    return problems
+
+
 def _finite_width(lower: np.ndarray, upper: np.ndarray) -> bool:
     """upper − lower is a float64 number (uniform starts and grids are drawn from it)."""
     with np.errstate(over="ignore", invalid="ignore"):
@@ -486,7 +521,7 @@ def _fill_defaults(config: RunConfig, problem: Problem, base: Path) -> Resolved:
     data["imports"] = [absolute_module(spec, base) for spec in config.imports]
 
     method = config.solver.method
-    accepted = method_options(method)
+    accepted = solver_options(method, getattr(config.problem, "bounds", None) is not None)
     defaults = {k: v for k, v in accepted.items()
                 if isinstance(v, (bool, int, float, str)) and k not in data["solver"]}
     data["solver"].update(defaults)

@@ -105,12 +105,41 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _bound_list(value: Any) -> Any:
+    """A lone bound applies to every variable; YAML's ``.inf``/``-.inf`` and the strings
+    "inf"/"-inf" are infinite bounds (no bound on that side)."""
+    value = _as_list(value)
+    if isinstance(value, list):
+        return [float(v) if isinstance(v, str) and v.strip().lower().lstrip("+-") in
+                ("inf", "infinity") else v for v in value]
+    return value
+
+
+class BoundsConfig(_Section):
+    """Box constraints ``lower ≤ x ≤ upper`` on the variables (flat order), each a list of
+    one number per variable or a lone number for all; ±inf (``.inf`` in YAML) means no
+    bound on that side. Methods gradient_descent, newton and lbfgs solve with them."""
+
+    lower: list[Annotated[float, Field(allow_inf_nan=True)]] = [-float("inf")]
+    upper: list[Annotated[float, Field(allow_inf_nan=True)]] = [float("inf")]
+
+    _lists = field_validator("lower", "upper", mode="before")(_bound_list)
+
+    @field_validator("lower", "upper")
+    @classmethod
+    def _no_nan(cls, value: list[float]) -> list[float]:
+        if any(v != v for v in value):
+            raise ValueError("a bound cannot be NaN (use .inf or -.inf for no bound)")
+        return value
+
+
 class NamedProblem(BaseModel):
     """A built-in problem: ``{name: rosenbrock, dim: 2}``. Every other key is a parameter of
     the problem (checked by the registry, which knows each problem's parameters)."""
 
     model_config = ConfigDict(extra="allow")
     name: str
+    bounds: BoundsConfig | None = None
 
     @property
     def params(self) -> dict[str, Any]:
@@ -122,6 +151,7 @@ class ExpressionProblem(_Section):
 
     expression: str
     variables: list[str] = Field(min_length=1)
+    bounds: BoundsConfig | None = None
 
 
 class FunctionProblem(_Section):
@@ -130,6 +160,7 @@ class FunctionProblem(_Section):
     function: str
     dim: Annotated[int, Field(ge=1), _limited_count(
         _max_dim, lambda: ", the limit on variables (set OPTKIT_MAX_DIM to raise it)")]
+    bounds: BoundsConfig | None = None
 
 
 class ResidualsProblem(_Section):
@@ -142,6 +173,7 @@ class ResidualsProblem(_Section):
     dim: Annotated[int, Field(ge=1), _limited_count(
         _max_dim, lambda: ", the limit on variables (set OPTKIT_MAX_DIM to raise it)"),
     ] | None = None
+    bounds: BoundsConfig | None = None
 
     @property
     def name(self) -> str:

@@ -378,7 +378,7 @@ def _check_device_memory(resolved: Resolved, devices: list[jax.Device], dtype: n
     probe = BatchSolve(_typed(resolved.flat_fun, dtype), np.asarray(resolved.starts[:1], dtype),
                        cfg.solver.method, devices=devices[:1], grad_tol=stop.grad_tol,
                        max_steps=stop.max_steps, record=cfg.record.trajectory,
-                       **cfg.solver.options)
+                       bounds=_bounds(cfg), **cfg.solver.options)
     starts = len(resolved.starts)
     per_device = probe.carry_bytes() * -(-starts // (len(devices) * jax.process_count()))
     limit = device_memory(devices[0])
@@ -389,6 +389,14 @@ def _check_device_memory(resolved: Resolved, devices: list[jax.Device], dtype: n
             f"{MEMORY_FRACTION:.0%} of the {limit / 2**30:.1f} GiB a device has; use fewer "
             "starts, more devices (devices: all), record.trajectory=false or a lower "
             "stop.max_steps"])
+
+
+def _bounds(cfg: RunConfig) -> tuple[np.ndarray, np.ndarray] | None:
+    """``problem.bounds`` as the (lower, upper) pair of flat vectors minimize takes."""
+    bounds = getattr(cfg.problem, "bounds", None)
+    if bounds is None:
+        return None
+    return np.asarray(bounds.lower, np.float64), np.asarray(bounds.upper, np.float64)
 
 
 def _typed(fun: Any, dtype: np.dtype) -> Any:
@@ -720,7 +728,7 @@ def _solve(resolved: Resolved, devices: list[jax.Device], dtype: np.dtype,
     stop, record = cfg.stop, cfg.record.trajectory
     keywords = dict(grad_tol=stop.grad_tol, x_tol=stop.x_tol, f_tol=stop.f_tol,
                     max_steps=stop.max_steps, record=record, classify=cfg.analysis.classify,
-                    **cfg.solver.options)
+                    bounds=_bounds(cfg), **cfg.solver.options)
     where = f"; partial run: {path}" if path is not None else ""
 
     def build() -> tuple[BatchSolve, float]:
@@ -809,8 +817,8 @@ def _save_partial(path: Path, solve: BatchSolve, carry: Any, steps: int, resolve
 def _add_eigenvectors(points: list[dict[str, Any]], resolved: Resolved, dtype: np.dtype) -> None:
     """For 1 and 2 variables, each point's Hessian eigenvectors (columns, eigenvalues
     ascending): the atlas draws them without evaluating f again."""
-    if not points or resolved.problem.dim > SURFACE_MAX_DIM:
-        return
+    if not points or resolved.problem.dim > SURFACE_MAX_DIM or _bounds(resolved.config):
+        return  # (with bounds the full Hessian's axes are not the reduced problem's)
     xs = jnp.asarray(np.stack([np.ravel(p["x"]) for p in points]), dtype)
     hess = jax.jit(jax.vmap(jax.hessian(_typed(resolved.flat_fun, dtype))))(xs)
     _, vectors = np.linalg.eigh(0.5 * (np.asarray(hess) + np.swapaxes(np.asarray(hess), 1, 2)))

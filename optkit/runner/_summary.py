@@ -117,6 +117,10 @@ def distinct_critical_points(arrays: dict[str, np.ndarray],
             "kind": KIND_LABELS[arrays["kind"][rep]], "index": int(arrays["index"][rep]),
             "eigenvalues": arrays["eigenvalues"][rep],
             **({"distance": arrays["distance"][rep]} if "distance" in arrays else {}),
+            # bounded runs: −1/0/+1 per variable (at its lower bound, free, at its upper
+            # bound) and the bounds' multipliers; eigenvalues are the reduced Hessian's
+            **({"active": arrays["active"][rep].tolist(),
+                "multipliers": arrays["multipliers"][rep]} if "active" in arrays else {}),
             "count": int(np.sum(joined == position)),
         })
     points.sort(key=lambda p: float(p["value"]))

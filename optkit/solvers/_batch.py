@@ -25,6 +25,7 @@ from .._pytree import as_start, flatten
 from .._sharding import shard_starts
 from ._api import _MINIMIZE_KW, _defaults, as_args, flat_objective, with_hessian
 from ._base import Solver
+from ._bounded import bounded
 from ._driver import Loop
 from ._registry import make_solver
 from ._result import HESSIAN_MAX_SIZE, Result
@@ -77,8 +78,10 @@ class BatchSolve:
         x0s = as_start(x0s)
         first = jax.tree_util.tree_map(lambda a: a[0], x0s)
         flat0, unravel = flatten(first)
+        bounds = kw.pop("bounds", None)
         options = {k: kw.pop(k) for k in list(kw) if k not in _MINIMIZE_KW}
-        solver = make_solver(method, **options)
+        solver = (make_solver(method, **options) if bounds is None
+                  else bounded(method, bounds, first, **options))
         grad_tol, self.max_steps, classify = _defaults(
             method, flat0, kw.get("grad_tol"), kw.get("max_steps"), kw.get("classify"))
         loop = Loop(

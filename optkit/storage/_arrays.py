@@ -59,6 +59,9 @@ def trajectory_arrays(result: Any, x0s: np.ndarray, value0: np.ndarray,
         arrays["eigenvalues"] = np.asarray(cp.eigenvalues)
         arrays["index"] = np.asarray(cp.index).astype(np.int32)
         arrays["distance"] = np.asarray(cp.distance)
+        if cp.active is not None:  # a bounded solve: the KKT point's active set
+            arrays["active"] = np.asarray(cp.active).astype(np.int8)
+            arrays["multipliers"] = np.asarray(cp.multipliers)
     return arrays
 
 
