@@ -18,8 +18,10 @@ default gradient tolerance):
    its rounding level, ‖g‖·ρ + ½‖H‖₂·ρ² ≤ √ε·F (gradient and curvature both negligible
    against F and the curvature scale F/ρ²). Exponentially flat tails (x·e^(−x²−y²) far out,
    where Newton marches outwards with c ≈ 1) are flat; the root of x⁴ + y⁴ is not (δ = 0
-   there, and c = 2/3 near it). A flat point is not a critical point of f in any useful
-   sense, and summaries count it apart from them.
+   there, and c = 2/3 near it). Where ∇f and ∇²f are both exactly 0 (underflow far out, or
+   that root itself) the derivatives say nothing: the point is flat when f at x ± ρ·u, along
+   two fixed directions u, differs from f(x) by at most √ε·F. A flat point is not a
+   critical point of f in any useful sense, and summaries count it apart from them.
 4. **Otherwise the kind of the critical point δ points to.** When Newton contracts (c < 1),
    the spectrum λ₁ ≤ … ≤ λₙ is that of H(x₁) and its zero tolerance is
    tol = max(√ε·‖H(x₁)‖₂, 10·L·‖δ′‖): x₁'s own distance to the critical point is about ‖δ′‖,
@@ -195,16 +197,26 @@ def classify_spectrum(
     return kind.astype(jnp.int32), index.astype(jnp.int32), jnp.asarray(tol)
 
 
-def _is_flat(value: Array, x: Array, grad_norm: Array, hess_norm: Array, distance: Array,
-             contraction: Array) -> Array:
-    """Rule 3 of the module docstring: D = ‖δ‖/(1 − c) > ρ and ‖g‖ρ + ½‖H‖ρ² ≤ √ε·F."""
+def _is_flat(fun: Callable[[Array], Array], value: Array, x: Array, grad_norm: Array,
+             hess_norm: Array, distance: Array, contraction: Array) -> Array:
+    """Rule 3 of the module docstring: D = ‖δ‖/(1 − c) > ρ and ‖g‖ρ + ½‖H‖ρ² ≤ √ε·F; where
+    ∇f and ∇²f are exactly 0 (both underflowed, or the root of x⁴ + y⁴) the derivatives say
+    nothing, and f itself is probed at x ± ρ·u along two fixed directions instead."""
     eps = jnp.finfo(x.dtype).eps
     radius = FLAT_RADIUS * jnp.maximum(1.0, norm(x))
+    level = jnp.sqrt(eps) * jnp.maximum(1.0, jnp.abs(value))
     converging = contraction < 1.0
     limit = jnp.where(converging, distance / jnp.where(converging, 1.0 - contraction, 1.0),
                       jnp.inf)
     change = grad_norm * radius + 0.5 * hess_norm * radius**2
-    return (limit > radius) & (change <= jnp.sqrt(eps) * jnp.maximum(1.0, jnp.abs(value)))
+    by_derivatives = (limit > radius) & (change <= level)
+    silent = (grad_norm == 0) & (hess_norm == 0)
+    n = x.shape[0]
+    signs = jnp.where(jnp.arange(n) % 2 == 0, 1.0, -1.0).astype(x.dtype)
+    directions = jnp.stack([jnp.ones_like(x), signs]) / jnp.sqrt(jnp.asarray(n, x.dtype))
+    probes = jnp.concatenate([x + radius * directions, x - radius * directions])
+    moved = jnp.max(jnp.abs(jax.vmap(fun)(probes) - value))
+    return by_derivatives | (silent & (moved <= level))
 
 
 def _ratio(numerator: Array, denominator: Array) -> Array:
@@ -250,7 +262,7 @@ def _classify_dense(fun: Callable[[Array], Array], x: Array, grad_tol: Array,
         tol = jnp.where(newton, jnp.maximum(jnp.sqrt(eps) * max_abs(lam1),
                                             10.0 * change * contraction),
                         jnp.maximum(jnp.sqrt(eps) * max_abs(lam), 10.0 * change))
-    flat = _is_flat(value, x, grad_norm, max_abs(lam), distance, contraction)
+    flat = _is_flat(fun, value, x, grad_norm, max_abs(lam), distance, contraction)
     kind, index, tol = classify_spectrum(spectrum, grad_norm, grad_tol, tol, flat)
     return {"value": value, "grad_norm": grad_norm, "eigenvalues": spectrum, "index": index,
             "kind_code": kind, "tol": tol, "distance": distance}
@@ -281,7 +293,7 @@ def _classify_krylov(fun: Callable[[Array], Array], x: Array, grad_tol: Array,
     if tol is None:
         tol = jnp.maximum(jnp.maximum(jnp.sqrt(eps) * hess_norm, 10.0 * change),
                           jnp.maximum(k.residual[0], k.residual[-1]))
-    flat = _is_flat(value, x, grad_norm, hess_norm, distance, contraction)
+    flat = _is_flat(fun, value, x, grad_norm, hess_norm, distance, contraction)
     kind, _, tol = classify_spectrum(k.ritz, grad_norm, grad_tol, tol, flat)
     index = jnp.maximum(jnp.sum(k.ritz_a < -tol), jnp.sum(k.ritz_b < -tol)).astype(jnp.int32)
     return {"value": value, "grad_norm": grad_norm, "eigenvalues": k.ritz, "index": index,

@@ -218,3 +218,13 @@ def test_near_a_degenerate_point_is_degenerate_not_flat():
     cp = classify(quartic, jnp.array([1e-3, 2e-3]), grad_tol=1e-7)
     assert cp.kind == "degenerate"
     np.testing.assert_allclose(cp.distance, np.linalg.norm([1e-3, 2e-3]) / 3, rtol=1e-10)
+
+
+def test_exactly_zero_derivatives_are_told_apart_by_probing_f():
+    # far out on x·e^(−x²−y²) f, ∇f and ∇²f all underflow to 0 (as an end point of Newton in
+    # docs/api.md's example): flat. At the root of x⁴ + y⁴ they are 0 too, but f moves by
+    # ρ⁴ = 1e-4 ≫ √ε over the probe radius ρ = 0.1: a degenerate critical point, not flat
+    far = classify(gaussian_bump, jnp.array([-116.0, 572.0]))
+    assert float(far.grad_norm) == 0.0 and far.kind == "flat"
+    root = classify(quartic, jnp.array([0.0, 0.0]))
+    assert float(root.grad_norm) == 0.0 and root.kind == "degenerate"
