@@ -370,18 +370,37 @@ def device_memory(device: jax.Device) -> int | None:
         return None
 
 
+#: below this fraction of device memory the bound of ``_carry_bound`` is taken as proof
+#: that the batch fits, without tracing a probe solve
+CLEARLY_FITS = 0.01
+
+
+def _carry_bound(resolved: Resolved, dtype: np.dtype) -> int:
+    """A generous upper bound on one start's carry in bytes, from sizes alone: trajectory
+    rows of x and a dozen scalars, and solver state up to four n×n matrices and 64
+    vectors (dense quasi-Newton and L-BFGS memories are well inside it)."""
+    dim, itemsize = resolved.problem.dim, np.dtype(dtype).itemsize
+    record = resolved.config.record.trajectory
+    rows = (resolved.config.stop.max_steps + 1) * (dim + 12) if record else 0
+    return itemsize * (rows + 4 * dim * dim + 64 * dim + 256)
+
+
 def _check_device_memory(resolved: Resolved, devices: list[jax.Device], dtype: np.dtype) -> None:
     """Refuse, before compiling, a batch whose carry (every start's solver state, counters
     and trajectory buffers, split over the devices) would not fit in device memory."""
     cfg = resolved.config
     stop = cfg.stop
+    starts_per_device = -(-resolved.num_starts // (len(devices) * jax.process_count()))
+    limit = device_memory(devices[0])
+    if limit is not None and (starts_per_device * _carry_bound(resolved, dtype)
+                              <= CLEARLY_FITS * limit):
+        return  # no need to trace a probe solve: even a generous bound fits
     probe = BatchSolve(_typed(resolved.flat_fun, dtype), np.asarray(resolved.starts[:1], dtype),
                        cfg.solver.method, devices=devices[:1], grad_tol=stop.grad_tol,
                        max_steps=stop.max_steps, record=cfg.record.trajectory,
                        bounds=_bounds(cfg), **cfg.solver.options)
-    starts = len(resolved.starts)
-    per_device = probe.carry_bytes() * -(-starts // (len(devices) * jax.process_count()))
-    limit = device_memory(devices[0])
+    starts = resolved.num_starts
+    per_device = probe.carry_bytes() * starts_per_device
     if limit is not None and per_device > MEMORY_FRACTION * limit:
         raise ConfigError([
             f"start: {starts} starts need about {per_device / 2**30:.2f} GiB of "
