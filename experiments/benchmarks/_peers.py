@@ -14,7 +14,7 @@ Floors, written here as plainly as a person would by hand (one ``lax.while_loop`
 * matrix-free rows: the textbook line-search Newton–CG of Nocedal & Wright (2006, algorithm
   7.1): CG on H d = −∇f stopped at ‖r‖ ≤ min(½, √‖∇f‖)‖∇f‖ or at the first direction of
   non-positive curvature (then the iterate so far, or −∇f on the first), products from one
-  ``jax.linearize`` per outer step, Armijo halving.
+  ``jax.linearize`` per outer step, Armijo halving (stopped where no decrease is measurable).
 """
 
 from __future__ import annotations
@@ -375,7 +375,7 @@ def newton_cg_textbook(fun: Callable[[jax.Array], jax.Array], x0: jax.Array, tol
         return p, out[4]
 
     def step(c: tuple[jax.Array, ...]) -> tuple[jax.Array, ...]:
-        x, f, g, k, products = c
+        x, f, g, k, products, _ = c
         _, hvp = jax.linearize(grad, x)
         d, used = cg(hvp, g)
         slope = g @ d
@@ -384,16 +384,18 @@ def newton_cg_textbook(fun: Callable[[jax.Array], jax.Array], x0: jax.Array, tol
             return (fun(x + t * d) > f + 1e-4 * t * slope) & (t > 1e-12)
 
         t = lax.while_loop(shrink, lambda t: 0.5 * t, jnp.ones((), x.dtype))
-        x = x + t * d
+        # the search ran down to t = 1e-12: no decrease measurable in f (its rounding floor)
+        stalled = t <= 1e-12
+        x = jnp.where(stalled, x, x + t * d)
         f, g = jax.value_and_grad(fun)(x)
-        return x, f, g, k + 1, products + used
+        return x, f, g, k + 1, products + used, stalled
 
     def running(c: tuple[jax.Array, ...]) -> jax.Array:
-        return (jnp.sqrt(c[2] @ c[2]) > tol) & (c[3] < max_steps)
+        return (jnp.sqrt(c[2] @ c[2]) > tol) & (c[3] < max_steps) & ~c[5]
 
     f0, g0 = jax.value_and_grad(fun)(x0)
-    x, _, _, k, products = lax.while_loop(running, step, (x0, f0, g0, jnp.int32(0),
-                                                          jnp.int32(0)))
+    x, _, _, k, products, _ = lax.while_loop(
+        running, step, (x0, f0, g0, jnp.int32(0), jnp.int32(0), jnp.array(False)))
     return x, k, products
 
 

@@ -244,10 +244,13 @@ def table(rows: Sequence[dict[str, Any]]) -> list[str]:
         else:
             verified = f"no: {r['why']}"
         ratio = "—" if r.get("ratio") is None else f"{r['ratio']:.2f}×"
+        if not r["verified"] and r.get("ratio") is not None:
+            ratio = f"({ratio})"  # an unverified row may be "faster" than every verified one
+        compile_s = "≈0" if r["compile_s"] < 0.05 * r["solve_s"] else _fmt_s(r["compile_s"])
         per_start = r["solve_s"] / r["starts"]
         ratio_note = f" ({_fmt_s(per_start)}/start)" if r["starts"] > 1 else ""
         lines.append(f"| {r['workload']} | {r['method']} | {_fmt_s(r['solve_s'])}{ratio_note} | "
-                     f"{ratio} | {_fmt_s(r['compile_s'])} | {_fmt_n(r['iters'])} | "
+                     f"{ratio} | {compile_s} | {_fmt_n(r['iters'])} | "
                      f"{_fmt_n(r['hvps'])} | {verified} |")
     return lines
 
@@ -263,8 +266,9 @@ def preamble(meta: dict[str, Any]) -> list[str]:
         f"{meta['backend']}, load average {load[0]:.1f} at the start{load_end}; "
         f"jax {v['jax']}, optimistix {v['optimistix']}, optax {v['optax']}, scipy {v['scipy']}. "
         f"float64, ‖∇f‖ ≤ {meta['grad_tol']:g}; solve = median of up to {meta['repeats']} "
-        f"calls after a first (compiling) one, compile = first call − solve; ratio = solve / "
-        f"fastest verified row of the workload; iters = median over starts for W1; verified = "
+        f"calls after a first (compiling) one, compile = first call − solve (≈0: below 5% of "
+        f"solve, within timing noise); ratio = solve / fastest verified row of the workload "
+        f"(in parentheses for unverified rows); iters = median over starts for W1; verified = "
         f"‖∇f‖ recomputed in numpy and f against the best row's (see suite.py).",
     ]
     if meta.get("quick"):

@@ -360,6 +360,11 @@ def _check_solver(solver: SolverConfig, bounded: bool = False) -> list[str]:
 
     method, options = solver.method, solver.options
     if method not in method_names():
+        from ..solvers._optax import optax_aliases
+
+        if method in optax_aliases():
+            return [f"solver.method: {method!r} is an optax optimiser; write method: optax, "
+                    f"optimizer: {method} (and its arguments, e.g. learning_rate)"]
         return [f"solver.method: unknown method {method!r}{suggestion(method, METHODS)}; "
                 f"expected one of {', '.join(METHODS)} (or a module in 'imports' that "
                 "registers it)"]

@@ -8,7 +8,8 @@ allocate with its estimate and the knob (``OPTKIT_MAX_ARRAY_BYTES``).
 
 A ``grad_tol`` below what the dtype can resolve is not an error but is raised to the
 dtype's floor, :func:`grad_tol_floor` (ten machine epsilons: below that even the gradient of
-a unit-scaled problem is rounding noise), with one :class:`ToleranceWarning`. Values that are
+a unit-scaled problem is rounding noise), with one :class:`ToleranceWarning`; exactly 0 is
+kept (stop on the gradient only where it is exactly 0: run to the other rules). Values that are
 JAX tracers (a tolerance vmapped by the caller) are left alone: they cannot be inspected
 outside the compiled program.
 """
@@ -108,7 +109,7 @@ def check_stop(grad_tol: Any, max_steps: Any, dtype: Any, stacklevel: int = 4) -
     if _is_tracer(grad_tol):
         return grad_tol, max_steps
     floor = grad_tol_floor(dtype)
-    if 0 <= float(grad_tol) < floor:
+    if 0 < float(grad_tol) < floor:
         name = np.dtype(dtype).name
         warnings.warn(f"grad_tol={float(grad_tol):g} is below what {name} can resolve; "
                       f"using the {name} floor {floor:.2g} instead", ToleranceWarning,

@@ -96,7 +96,7 @@ def test_every_problem_is_reported_at_once():
     ("problem.dimm=3", "problem.dimm: problem 'rosenbrock' has no parameter 'dimm'; "
                        "did you mean 'problem.dim'?"),
     ("problem={expression: x + y, variables: [x, y], dim: 2}",
-     "problem.dim: unknown key; valid keys: expression, variables"),
+     "problem.dim: unknown key; valid keys: bounds, expression, variables"),
     ("problem={expression: x}", "problem.variables: required key missing"),
     ("start={point: [1, 2], uniform: {count: 3}}",
      "start: give exactly one of 'point', 'uniform' or 'grid' (got 'point', 'uniform')"),
@@ -118,12 +118,14 @@ def test_every_problem_is_reported_at_once():
                                   "expected one of ('eigen', 'levenberg', 'steepest', 'none')"),
     ("solver={method: gradient_descent, step_size: fast}",
      "solver.step_size: expected a number, got 'fast'"),
-    ("solver.method=adam", "solver.method: unknown method 'adam'; expected one of newton, "
-                           "gradient_descent, newton_cg, trust_region, bfgs, lbfgs (or a module "
-                           "in 'imports' that registers it)"),
+    ("solver.method=adam", "solver.method: 'adam' is an optax optimiser; write method: optax, "
+                           "optimizer: adam (and its arguments, e.g. learning_rate)"),
+    ("solver.method=adamw", "solver.method: 'adamw' is an optax optimiser; write method: "
+                            "optax, optimizer: adamw (and its arguments, e.g. learning_rate)"),
     ("solver.method=newtn", "solver.method: unknown method 'newtn' (did you mean 'newton'?); "
                             "expected one of newton, gradient_descent, newton_cg, trust_region, "
-                            "bfgs, lbfgs (or a module in 'imports' that registers it)"),
+                            "bfgs, lbfgs, gauss_newton, levenberg_marquardt, optax (or a module "
+                            "in 'imports' that registers it)"),
     ("solver.line_search=wolf", "solver.line_search: unknown line search 'wolf' (did you mean "
                                 "'wolfe'?); expected one of armijo, backtracking, none, wolfe"),
     ("solver={method: trust_region, line_search: wolfe}",
@@ -193,8 +195,8 @@ def test_resolution_fills_every_default():
     assert data["analysis"] == {"classify": True,
                                 "box": {"lower": list(problem.box[0]),
                                         "upper": list(problem.box[1])},
-                                "num_starts": 1024, "seed": 0}
-    assert data["output"] == {"dir": "runs"}
+                                "num_starts": 1024, "seed": 0, "taylor_at": "best"}
+    assert data["output"] == {"dir": "runs", "checkpoint_every": 60.0}
     # resolving the resolved config changes nothing (config.yaml reproduces the run)
     assert resolve(yaml.safe_load(resolved.config.to_yaml())).config.to_data() == data
 
@@ -245,8 +247,8 @@ def test_pytree_problem_is_run_on_flat_vectors():
     flat = resolved.starts[0]
     assert float(resolved.flat_fun(flat)) == pytest.approx(
         float(problem.fun(problem.unravel(flat))), rel=1e-15)
-    assert resolved.config.problem.model_dump() == {"name": "matrix_factorization", "m": 4,
-                                                    "n": 3, "rank": 2, "seed": 0}
+    assert resolved.config.problem.model_dump(exclude_none=True) == {
+        "name": "matrix_factorization", "m": 4, "n": 3, "rank": 2, "seed": 0}
 
 
 # ------------------------------------------------------------------------------ starts
