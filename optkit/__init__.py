@@ -60,6 +60,7 @@ from .solvers import (  # noqa: E402
     register_line_search,
     register_method,
 )
+from .solvers._validation import ToleranceWarning  # noqa: E402
 from .storage import load_run  # noqa: E402
 
 __version__ = _version("optkit")
@@ -74,7 +75,6 @@ def __getattr__(name: str):  # noqa: ANN202
         return module.plot_run if name == "plot_run" else module
     raise AttributeError(f"module 'optkit' has no attribute {name!r}")
 
-
 __all__ = [
     "BFGS", "Backtracking", "BatchSolve", "CriticalPoint", "Descent", "DescentSolver",
     "DerivativeReport", "Direction", "GaussNewton", "GradientDescent", "LeastSquaresResult",
@@ -84,4 +84,5 @@ __all__ = [
     "check_derivatives", "classify", "find_critical_points", "gradient_descent", "load_run",
     "method_names", "minimize", "minimize_batch", "newton", "plot_run", "problems",
     "register_line_search", "register_method", "run", "taylor", "taylor_error",
+    "ToleranceWarning",
 ]
