@@ -384,10 +384,12 @@ def newton_cg_textbook(fun: Callable[[jax.Array], jax.Array], x0: jax.Array, tol
             return (fun(x + t * d) > f + 1e-4 * t * slope) & (t > 1e-12)
 
         t = lax.while_loop(shrink, lambda t: 0.5 * t, jnp.ones((), x.dtype))
-        # the search ran down to t = 1e-12: no decrease measurable in f (its rounding floor)
-        stalled = t <= 1e-12
-        x = jnp.where(stalled, x, x + t * d)
-        f, g = jax.value_and_grad(fun)(x)
+        # f did not strictly decrease: it is at its rounding floor, where Armijo's test passes
+        # by rounding and the loop would only wander; stop here
+        f_new, g_new = jax.value_and_grad(fun)(x + t * d)
+        stalled = ~(f_new < f)
+        x, f, g = (jnp.where(stalled, old, new) for old, new in ((x, x + t * d), (f, f_new),
+                                                                 (g, g_new)))
         return x, f, g, k + 1, products + used, stalled
 
     def running(c: tuple[jax.Array, ...]) -> jax.Array:
