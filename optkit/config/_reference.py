@@ -457,7 +457,10 @@ def _problem_section(key: Key) -> list[str]:
             lines += ["", "Built-in problems (parameters with their defaults; dim and box "
                       "with the default parameters):", "", *_problems_table()]
         lines += ["", *_example(f"problem.{tag}")]
-    return lines
+    # problem.bounds belongs to every form: its section once, after them
+    bounds = next(k for k in model_keys(problem_forms()[0][1], "problem.")
+                  if k.path == "problem.bounds")
+    return lines + _section(bounds, 3)
 
 
 _FORM_TITLES = {"name": "a built-in problem", "expression": "a math expression",

@@ -135,8 +135,9 @@ def cubic_saddle() -> Problem:
 def linear(*, beta: Sequence[float] = (1.0, 2.0)) -> Problem:
     """f(x) = βᵀx, with ∇f = β and ∇²f = 0.
 
-    No critical points unless β = 0, when every point is critical (the origin is listed,
-    degenerate). Unbounded below otherwise: a test of how solvers fail.
+    No critical points unless β = 0, when f is constant and every point is critical but none
+    is isolated: none is listed, and :func:`optkit.classify` reports every point "flat".
+    Unbounded below otherwise: a test of how solvers fail.
     """
     name = "linear"
     coef = check.real_array(name, "beta", beta, ndim=1)
@@ -147,8 +148,6 @@ def linear(*, beta: Sequence[float] = (1.0, 2.0)) -> Problem:
         return jnp.dot(check.constant(coef, x), x)
 
     points = ()
-    if not np.any(coef):
-        points = (KnownPoint((0.0,) * dim, 0.0, "degenerate", "β = 0: every point is critical"),)
     return Problem(name=name, fun=fun, dim=dim, start=check.point(np.zeros(dim)),
                    box=check.cube(dim, -2.0, 2.0), critical_points=points,
                    source=f"{CHAPTER}: beta^T x", params={"beta": check.as_tuple(coef)})

@@ -228,3 +228,6 @@ def test_exactly_zero_derivatives_are_told_apart_by_probing_f():
     assert float(far.grad_norm) == 0.0 and far.kind == "flat"
     root = classify(quartic, jnp.array([0.0, 0.0]))
     assert float(root.grad_norm) == 0.0 and root.kind == "degenerate"
+    # a constant f (the linear problem with β = 0): critical everywhere, isolated nowhere
+    constant = optkit.problems.get("linear", beta=[0.0, 0.0])
+    assert classify(constant.fun, jnp.array([0.3, -0.2])).kind == "flat"
