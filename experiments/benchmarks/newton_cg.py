@@ -43,6 +43,18 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy.optimize  # noqa: E402
+from _workloads import (
+    chained_rosenbrock as chained,
+)
+from _workloads import (
+    chained_rosenbrock_grad_np as chained_grad_np,
+)
+from _workloads import (  # noqa: E402  (the suite's definitions, one copy)
+    extended_rosenbrock as extended,
+)
+from _workloads import (
+    extended_rosenbrock_grad_np as extended_grad_np,
+)
 
 import optkit  # noqa: E402  (turns on float64)
 
@@ -52,32 +64,8 @@ MAX_STEPS = 1000
 RECORD_BYTES = 400e6
 
 
-def extended(x: jax.Array) -> jax.Array:
-    a, b = x[0::2], x[1::2]
-    return jnp.sum(100.0 * (b - a**2) ** 2 + (1.0 - a) ** 2)
 
 
-def chained(x: jax.Array) -> jax.Array:
-    a, b = x[:-1], x[1:]
-    return jnp.sum(100.0 * (b - a**2) ** 2 + (1.0 - a) ** 2)
-
-
-def extended_grad_np(x: np.ndarray) -> np.ndarray:
-    a, b = x[0::2], x[1::2]
-    r = b - a**2
-    g = np.empty_like(x)
-    g[0::2] = -400.0 * a * r - 2.0 * (1.0 - a)
-    g[1::2] = 200.0 * r
-    return g
-
-
-def chained_grad_np(x: np.ndarray) -> np.ndarray:
-    a, b = x[:-1], x[1:]
-    r = b - a**2
-    g = np.zeros_like(x)
-    g[:-1] += -400.0 * a * r - 2.0 * (1.0 - a)
-    g[1:] += 200.0 * r
-    return g
 
 
 def start(n: int) -> jax.Array:
