@@ -103,7 +103,15 @@ def render_summary(summary: dict[str, Any], path: Path | str | None = None) -> T
         table.add_row("method", summary.get("method", "-") + (f" ({detail})" if detail else ""))
         table.add_row("starts", str(summary.get("num_starts")))
         table.add_row("status", _counts(summary.get("status_counts")))
-    table.add_row("critical-point kinds", _counts(summary.get("kind_counts")))
+    kinds = dict(summary.get("kind_counts") or {})
+    # ends on a numerically flat region and ends away from any critical point are not
+    # critical points: counted on rows of their own
+    flat, not_critical = kinds.pop("flat", 0), kinds.pop("not_critical", 0)
+    table.add_row("critical-point kinds", _counts(kinds))
+    if flat:
+        table.add_row("flat-region ends", f"{flat} (f numerically constant; not critical points)")
+    if not_critical:
+        table.add_row("not at a critical point", str(not_critical))
     best = summary.get("best")
     if best:
         table.add_row("best value", _fmt(best.get("value"), 12))
