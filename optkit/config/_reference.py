@@ -99,6 +99,9 @@ DESCRIPTIONS: dict[str, str] = {
                        "`max_steps` given here move to `stop`.",
     "stop": "When a solve stops (the driver's stopping rule, docs/statuses.md).",
     "stop.grad_tol": "Converged when ‖∇f(x)‖₂ ≤ grad_tol after an accepted step.",
+    "stop.rel_grad_tol": "Scale-aware convergence as well: converged also when ‖∇f(x)‖₂ ≤ "
+                         "rel_grad_tol·max(1, |f(x)|)/max(1, ‖x‖₂), a test that does not "
+                         "depend on the units of f and x (0: off).",
     "stop.x_tol": "SMALL_STEP when an accepted step has ‖Δx‖₂ ≤ x_tol·(1 + ‖x‖₂); 0 stops "
                   "only on Δx = 0.",
     "stop.f_tol": "SMALL_DECREASE when f_tol > 0 and an accepted step has "

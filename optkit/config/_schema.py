@@ -30,7 +30,7 @@ from .. import _limits
 from .._limits import MAX_STEPS
 
 #: keys of the ``stop`` section, also accepted (and moved there) in ``solver``
-STOP_KEYS = ("grad_tol", "x_tol", "f_tol", "max_steps")
+STOP_KEYS = ("grad_tol", "rel_grad_tol", "x_tol", "f_tol", "max_steps")
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
@@ -272,6 +272,7 @@ class StopConfig(_Section):
     float32; ``max_steps`` to 1000 for second-order methods and 20000 for gradient descent)."""
 
     grad_tol: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    rel_grad_tol: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     x_tol: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     f_tol: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     max_steps: Annotated[int, Field(ge=0, le=MAX_STEPS), _integer(

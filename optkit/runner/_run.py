@@ -745,7 +745,8 @@ def _solve(resolved: Resolved, devices: list[jax.Device], dtype: np.dtype,
     all_starts = np.asarray(resolved.starts, dtype)
     x0s = local_block(all_starts) if jax.process_count() > 1 else all_starts
     stop, record = cfg.stop, cfg.record.trajectory
-    keywords = dict(grad_tol=stop.grad_tol, x_tol=stop.x_tol, f_tol=stop.f_tol,
+    keywords = dict(grad_tol=stop.grad_tol, rel_grad_tol=stop.rel_grad_tol,
+                    x_tol=stop.x_tol, f_tol=stop.f_tol,
                     max_steps=stop.max_steps, record=record, classify=cfg.analysis.classify,
                     bounds=_bounds(cfg), **cfg.solver.options)
     where = f"; partial run: {path}" if path is not None else ""

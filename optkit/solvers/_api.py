@@ -52,15 +52,15 @@ def flat_objective(fun: Callable[..., jax.Array], unravel: Callable[[jax.Array],
 
 @functools.partial(
     jax.jit, static_argnames=("fun", "solver", "max_steps", "record", "classify", "unravel",
-                              "hessian", "callback")
+                              "hessian", "callback", "rel_grad_tol")
 )
 def _solve_jit(fun, solver, x0_flat, args, grad_tol, x_tol, f_tol, max_steps, record,
-               classify, unravel, hessian, callback):
+               classify, unravel, hessian, callback, rel_grad_tol=0.0):
     # args are traced: new data of the same shapes reuses this program
     objective = flat_objective(fun, unravel, args)
     result = solve_flat(objective, x0_flat, solver, grad_tol=grad_tol, x_tol=x_tol,
                         f_tol=f_tol, max_steps=max_steps, record=record, classify=classify,
-                        unravel=unravel, callback=callback)
+                        unravel=unravel, callback=callback, rel_grad_tol=rel_grad_tol)
     return with_hessian(result, objective, hessian)
 
 
@@ -98,6 +98,7 @@ def minimize(
     *,
     args: Any = (),
     grad_tol: float | None = None,
+    rel_grad_tol: float = 0.0,
     x_tol: float = 0.0,
     f_tol: float = 0.0,
     max_steps: int | None = None,
@@ -130,6 +131,9 @@ def minimize(
         method: "newton" (default), "gradient_descent", "newton_cg", "trust_region", "bfgs",
             "lbfgs", a solver object (``optkit.Newton(...)``) or an optax transformation.
         grad_tol: stop when ‖∇f(x)‖₂ ≤ grad_tol (default 1e-8 in float64, 1e-4 in float32).
+        rel_grad_tol: a scale-aware gradient test besides grad_tol: also stop when
+            ‖∇f(x)‖₂ ≤ rel_grad_tol·max(1, |f(x)|)/max(1, ‖x‖₂) (default 0: off), so that the
+            test does not depend on the units of f and x.
         x_tol, f_tol: optional step and decrease tolerances (see the driver's stopping rule).
         max_steps: cap on accepted steps (default 1000 for second-order methods, 20000 for
             first-order ones).
@@ -168,6 +172,8 @@ def minimize(
     flat, unravel = flatten(x0)
     grad_tol, max_steps, classify = _defaults(method, flat, grad_tol, max_steps, classify)
     _validation.check_solve(x_tol, f_tol, record, max_steps, flat)
+    _validation.check_tolerance("rel_grad_tol", rel_grad_tol)
+    rel_grad_tol = float(rel_grad_tol)
     unraveller = _Unraveller(unravel, x0)
     reporter = None if callback is None else _Reporter(_hashable(callback),
                                                        _every(callback_every), unraveller)
@@ -175,13 +181,14 @@ def minimize(
 
     def solve(flat: jax.Array, args: tuple[Any, ...]) -> Result:
         call = (_solve_jit(fun_h, solver, flat, args, grad_tol, x_tol, f_tol, max_steps,
-                           bool(record), classify, unraveller, hessian, reporter)
+                           bool(record), classify, unraveller, hessian, reporter,
+                           rel_grad_tol=rel_grad_tol)
                 if _is_traced((flat, args)) else
                 # concrete data inside jax.grad's derivative rule: run the program an
                 # undifferentiated call compiled (a plain call there compiles it again)
                 _solve_jit.lower(fun_h, solver, flat, args, grad_tol, x_tol, f_tol, max_steps,
                                  bool(record), classify, unraveller, hessian,
-                                 reporter).compile())
+                                 reporter, rel_grad_tol=rel_grad_tol).compile())
         return call if isinstance(call, Result) else call(flat, args, grad_tol, x_tol, f_tol)
 
     fun_h = _hashable(fun)
@@ -192,7 +199,8 @@ def minimize(
                                  getattr(solver, "box", None))
     else:
         result = _solve_jit(fun_h, solver, flat, args, grad_tol, x_tol, f_tol, max_steps,
-                            bool(record), classify, unraveller, hessian, reporter)
+                            bool(record), classify, unraveller, hessian, reporter,
+                           rel_grad_tol=rel_grad_tol)
     if throw and not isinstance(result.status_code, jax.core.Tracer):
         codes = np.asarray(result.status_code)
         if np.any(codes != Status.CONVERGED):
@@ -470,6 +478,7 @@ def minimize_batch(
     return result
 
 
-_MINIMIZE_KW = ("grad_tol", "x_tol", "f_tol", "max_steps", "record", "classify", "hessian")
+_MINIMIZE_KW = ("grad_tol", "rel_grad_tol", "x_tol", "f_tol", "max_steps", "record",
+                "classify", "hessian")
 #: keywords of minimize that minimize_batch passes on but BatchSolve does not take
 _CALLBACK_KW = ("callback", "callback_every")

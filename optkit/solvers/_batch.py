@@ -89,6 +89,7 @@ class BatchSolve:
             solver=solver,
             grad_tol=grad_tol,
             x_tol=kw.get("x_tol", 0.0),
+            rel_grad_tol=float(kw.get("rel_grad_tol", 0.0)),
             f_tol=kw.get("f_tol", 0.0),
             max_steps=self.max_steps,
             record=bool(kw.get("record", False)),

@@ -7,7 +7,9 @@ Stopping rule, checked after every trip round the loop, first match wins:
 
 1. any of x, f(x), ∇f(x) (or the search direction) non-finite → NONFINITE; the result keeps
    the last finite iterate;
-2. an accepted step with ‖∇f(x)‖₂ ≤ grad_tol, unless the solver wants more (Newton at a
+2. an accepted step with ‖∇f(x)‖₂ ≤ grad_tol — or, with ``rel_grad_tol`` = r > 0, with
+   ‖∇f(x)‖₂ ≤ max(grad_tol, r·max(1, |f|)/max(1, ‖x‖)), a test that does not depend on the
+   units of f and x — unless the solver wants more (Newton at a
    point of negative curvature) → CONVERGED;
 3. the solver failed → its ``failure_status`` (LINE_SEARCH_FAILED when a line search is
    exhausted, SMALL_STEP when a trust region collapses), except that a failed line search
@@ -114,6 +116,16 @@ class Loop:
     record: bool
     # callback(due, num_steps, x, f, grad_norm) -> stop, traced on every trip (see _api)
     callback: Any = None
+    #: scale-aware gradient test: converged also where ‖∇f‖ ≤ rtol·max(1, |f|)/max(1, ‖x‖)
+    rel_grad_tol: float = 0.0
+
+    def _gradient_met(self, state: Any, grad_tol: Array) -> Array:
+        """Rule 2's test: ‖∇f‖ ≤ max(grad_tol, rel_grad_tol·max(1, |f|)/max(1, ‖x‖))."""
+        grad_norm = norm(state.g)
+        if not self.rel_grad_tol:
+            return grad_norm <= grad_tol
+        scale = jnp.maximum(1.0, jnp.abs(state.f)) / jnp.maximum(1.0, norm(state.x))
+        return grad_norm <= jnp.maximum(grad_tol, self.rel_grad_tol * scale)
 
     def start(self, x0: Array) -> _Carry:
         solver, dtype = self.solver, x0.dtype
@@ -121,7 +133,7 @@ class Loop:
         status0 = _first(
             [
                 (~_finite_state(state, solver), Status.NONFINITE),
-                ((norm(state.g) <= self._tol(self.grad_tol, dtype))
+                (self._gradient_met(state, self._tol(self.grad_tol, dtype))
                  & ~solver.wants_more(state), Status.CONVERGED),
                 (jnp.asarray(self.max_steps <= 0), Status.MAX_STEPS),
             ],
@@ -169,7 +181,7 @@ class Loop:
             status = _first(
                 [
                     (~finite, Status.NONFINITE),
-                    (accepted & (grad_norm <= grad_tol) & ~solver.wants_more(state),
+                    (accepted & self._gradient_met(state, grad_tol) & ~solver.wants_more(state),
                      Status.CONVERGED),
                     (info.failed, _failure_status(state, solver)),
                     (accepted & (dx <= x_tol * (1 + norm(state.x))), Status.SMALL_STEP),
@@ -242,7 +254,8 @@ def solve_flat(
     classify: bool,
     unravel: Any,
     callback: Any = None,
+    rel_grad_tol: float = 0.0,
 ) -> Result:
     """Run ``solver`` on ``fun`` from the flat start ``x0``; see the module docstring."""
-    loop = Loop(fun, solver, grad_tol, x_tol, f_tol, max_steps, record, callback)
+    loop = Loop(fun, solver, grad_tol, x_tol, f_tol, max_steps, record, callback, rel_grad_tol)
     return loop.finish(loop.advance(loop.start(x0)), classify, unravel)

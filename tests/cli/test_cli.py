@@ -253,7 +253,8 @@ def test_validate_resolved_prints_every_default(cli):
     data = yaml.safe_load(result.stdout)
     assert data["solver"] == {"method": "newton", "line_search": "backtracking",
                               "regularization": "eigen", "escape_length": 1.0}
-    assert data["stop"] == {"grad_tol": 1e-10, "x_tol": 0.0, "f_tol": 0.0, "max_steps": 100}
+    assert data["stop"] == {"grad_tol": 1e-10, "rel_grad_tol": 0.0, "x_tol": 0.0, "f_tol": 0.0,
+                            "max_steps": 100}
 
 
 def test_problems_lists_the_registry(cli):

@@ -77,7 +77,8 @@ def test_unknown_key_suggests_the_nearest_valid_key():
     assert problems_of(BASE, "recrod.trajectory=true") == [
         "recrod: unknown key; did you mean 'record'?"]
     (line,) = problems_of(BASE, "stop.zzz=3")
-    assert line == "stop.zzz: unknown key; valid keys: f_tol, grad_tol, max_steps, x_tol"
+    assert line == ("stop.zzz: unknown key; valid keys: f_tol, grad_tol, max_steps, rel_grad_tol, "
+                    "x_tol")
 
 
 def test_every_problem_is_reported_at_once():
@@ -189,7 +190,8 @@ def test_resolution_fills_every_default():
     assert data["start"] == {"point": np.ravel(problem.start).tolist()}
     assert data["solver"] == {"method": "newton", "line_search": "backtracking",
                               "regularization": "eigen", "escape_length": 1.0}
-    assert data["stop"] == {"grad_tol": 1e-8, "x_tol": 0.0, "f_tol": 0.0, "max_steps": 1000}
+    assert data["stop"] == {"grad_tol": 1e-8, "rel_grad_tol": 0.0, "x_tol": 0.0, "f_tol": 0.0,
+                            "max_steps": 1000}
     assert data["precision"] == "float64" and data["device"] == "auto"
     assert data["record"] == {"trajectory": True}
     assert data["analysis"] == {"classify": True,

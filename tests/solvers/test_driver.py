@@ -206,3 +206,33 @@ def test_kink_fails_the_line_search_at_the_kink():
     res = optkit.minimize(kink, [0.77], method="gradient_descent", classify=False)
     assert res.status == Status.LINE_SEARCH_FAILED and not bool(res.converged)
     np.testing.assert_allclose(res.x, [0.3], atol=1e-6)
+
+
+def _scaled_rosenbrock(c: float, s: float):
+    # c·g(u/s) with g = Rosenbrock + 1 (so |f| ≥ c): Newton's iterates are u_k = s·x_k
+    def f(u):
+        x = u / s
+        return c * ((1.0 - x[0]) ** 2 + 100.0 * (x[1] - x[0] ** 2) ** 2 + 1.0)
+    return f
+
+
+def test_rel_grad_tol_stops_at_the_same_step_whatever_the_units():
+    # ‖∇f‖ scales by c/s and the relative test's r·max(1, |f|)/max(1, ‖u‖) by c/s too (|f| ≥ 1,
+    # ‖u‖ ≥ 1 near the minimum): the same step passes it in every unit system, while an
+    # absolute grad_tol would stop at different steps (or never, at the rounding floor)
+    steps = set()
+    for c, s in ((1.0, 1.0), (1e6, 1e3)):
+        res = optkit.minimize(_scaled_rosenbrock(c, s), jnp.array([-1.2, 1.0]) * s,
+                              method="newton", grad_tol=0.0, rel_grad_tol=1e-6,
+                              classify=False, hessian=False)
+        assert res.status == optkit.Status.CONVERGED
+        scale = max(1.0, abs(float(res.value))) / max(1.0, float(jnp.linalg.norm(res.x)))
+        assert 0.0 < float(res.grad_norm) <= 1e-6 * scale
+        np.testing.assert_allclose(np.asarray(res.x) / s, [1.0, 1.0], rtol=1e-5)
+        steps.add(int(res.num_steps))
+    assert len(steps) == 1
+
+
+def test_rel_grad_tol_is_validated():
+    with pytest.raises(ValueError, match="rel_grad_tol"):
+        optkit.minimize(lambda x: jnp.sum(x**2), jnp.ones(2), rel_grad_tol=-1.0)
