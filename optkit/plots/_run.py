@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,12 @@ def plot_run(
         raise ValueError(f"format {format!r}: expected one of {', '.join(_style.FORMATS)}")
     view = load_view(path)
     figures = _critical_figures(view, taylor) if view.critical_run else _run_figures(view)
-    if taylor:
+    if taylor and (view.dim not in (1, 2) or view.fun is None):
+        # one figure cannot be drawn: say so once and draw the others
+        warnings.warn(f"--taylor skipped: the Taylor figure needs a 1- or 2-variable problem "
+                      f"whose function can be rebuilt (this one has {view.dim} variables)",
+                      stacklevel=2)
+    elif taylor:
         figures["taylor"] = _taylor(view)
     target = Path(out) if out is not None else view.path / "plots"
     return [_style.save(fig, target / f"{name}.{fmt}", fmt) for name, fig in figures.items()]

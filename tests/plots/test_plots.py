@@ -382,6 +382,10 @@ def test_projection_for_more_than_two_variables(tmp_path: Path) -> None:
     assert [p.name for p in written] == ["convergence.png", "projection.png"]
     for path in written:
         assert_real_image(path)
+    # --taylor cannot draw 3 variables: one warning, and every other figure still drawn
+    with pytest.warns(UserWarning, match="--taylor skipped.*3 variables"):
+        again = plot_run(run, out=tmp_path / "again", taylor=True)
+    assert [p.name for p in again] == ["convergence.png", "projection.png"]
 
 
 def test_principal_plane_recovers_the_plane_of_the_points() -> None:
