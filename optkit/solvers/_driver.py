@@ -119,9 +119,9 @@ class Loop:
     #: scale-aware gradient test: converged also where ‖∇f‖ ≤ rtol·max(1, |f|)/max(1, ‖x‖)
     rel_grad_tol: float = 0.0
 
-    def _gradient_met(self, state: Any, grad_tol: Array) -> Array:
-        """Rule 2's test: ‖∇f‖ ≤ max(grad_tol, rel_grad_tol·max(1, |f|)/max(1, ‖x‖))."""
-        grad_norm = norm(state.g)
+    def _gradient_met(self, state: Any, grad_norm: Array, grad_tol: Array) -> Array:
+        """Rule 2's test: ‖∇f‖ ≤ max(grad_tol, rel_grad_tol·max(1, |f|)/max(1, ‖x‖)), with
+        ``grad_norm`` = ‖∇f‖ of ``state`` (the loop body has it already)."""
         if not self.rel_grad_tol:
             return grad_norm <= grad_tol
         scale = jnp.maximum(1.0, jnp.abs(state.f)) / jnp.maximum(1.0, norm(state.x))
@@ -133,7 +133,7 @@ class Loop:
         status0 = _first(
             [
                 (~_finite_state(state, solver), Status.NONFINITE),
-                (self._gradient_met(state, self._tol(self.grad_tol, dtype))
+                (self._gradient_met(state, norm(state.g), self._tol(self.grad_tol, dtype))
                  & ~solver.wants_more(state), Status.CONVERGED),
                 (jnp.asarray(self.max_steps <= 0), Status.MAX_STEPS),
             ],
@@ -181,7 +181,8 @@ class Loop:
             status = _first(
                 [
                     (~finite, Status.NONFINITE),
-                    (accepted & self._gradient_met(state, grad_tol) & ~solver.wants_more(state),
+                    (accepted & self._gradient_met(state, grad_norm, grad_tol)
+                     & ~solver.wants_more(state),
                      Status.CONVERGED),
                     (info.failed, _failure_status(state, solver)),
                     (accepted & (dx <= x_tol * (1 + norm(state.x))), Status.SMALL_STEP),
