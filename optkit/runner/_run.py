@@ -389,16 +389,13 @@ def _check_device_memory(resolved: Resolved, devices: list[jax.Device], dtype: n
     """Refuse, before compiling, a batch whose carry (every start's solver state, counters
     and trajectory buffers, split over the devices) would not fit in device memory."""
     cfg = resolved.config
-    stop = cfg.stop
     starts_per_device = -(-resolved.num_starts // (len(devices) * jax.process_count()))
     limit = device_memory(devices[0])
     if limit is not None and (starts_per_device * _carry_bound(resolved, dtype)
                               <= CLEARLY_FITS * limit):
         return  # no need to trace a probe solve: even a generous bound fits
     probe = BatchSolve(_typed(resolved.flat_fun, dtype), np.asarray(resolved.starts[:1], dtype),
-                       cfg.solver.method, devices=devices[:1], grad_tol=stop.grad_tol,
-                       max_steps=stop.max_steps, record=cfg.record.trajectory,
-                       bounds=_bounds(cfg), **cfg.solver.options)
+                       cfg.solver.method, devices=devices[:1], **_solve_keywords(cfg))
     starts = resolved.num_starts
     per_device = probe.carry_bytes() * starts_per_device
     if limit is not None and per_device > MEMORY_FRACTION * limit:
@@ -408,6 +405,16 @@ def _check_device_memory(resolved: Resolved, devices: list[jax.Device], dtype: n
             f"{MEMORY_FRACTION:.0%} of the {limit / 2**30:.1f} GiB a device has; use fewer "
             "starts, more devices (devices: all), record.trajectory=false or a lower "
             "stop.max_steps"])
+
+
+def _solve_keywords(cfg: RunConfig) -> dict[str, Any]:
+    """BatchSolve's keywords from a resolved config: the stop section, recording,
+    classification, bounds and the method's options (the same for the memory probe and the
+    solve, so the probe's carry is the solve's)."""
+    stop = cfg.stop
+    return dict(grad_tol=stop.grad_tol, rel_grad_tol=stop.rel_grad_tol, x_tol=stop.x_tol,
+                f_tol=stop.f_tol, max_steps=stop.max_steps, record=cfg.record.trajectory,
+                classify=cfg.analysis.classify, bounds=_bounds(cfg), **cfg.solver.options)
 
 
 def _bounds(cfg: RunConfig) -> tuple[np.ndarray, np.ndarray] | None:
@@ -744,11 +751,8 @@ def _solve(resolved: Resolved, devices: list[jax.Device], dtype: np.dtype,
     fun = _typed(resolved.flat_fun, dtype)
     all_starts = np.asarray(resolved.starts, dtype)
     x0s = local_block(all_starts) if jax.process_count() > 1 else all_starts
-    stop, record = cfg.stop, cfg.record.trajectory
-    keywords = dict(grad_tol=stop.grad_tol, rel_grad_tol=stop.rel_grad_tol,
-                    x_tol=stop.x_tol, f_tol=stop.f_tol,
-                    max_steps=stop.max_steps, record=record, classify=cfg.analysis.classify,
-                    bounds=_bounds(cfg), **cfg.solver.options)
+    stop = cfg.stop
+    keywords = _solve_keywords(cfg)
     where = f"; partial run: {path}" if path is not None else ""
 
     def build() -> tuple[BatchSolve, float]:
