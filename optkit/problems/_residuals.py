@@ -18,10 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._text import one_line
 from ._expression import DEFAULT_LOWER, DEFAULT_START, DEFAULT_UPPER, translate
 from ._problem import Problem
-from ._user_function import load_function
+from ._user_function import load_and_trace
 
 #: residuals shown in a problem's name before "…"
 SHOWN = 3
@@ -49,13 +48,7 @@ def _expression_residual(expressions: Sequence[str], variables: Sequence[str]
 
 def _function_residual(spec: str, dim: int, base_dir: str | os.PathLike[str] | None
                        ) -> Callable[[Any], jax.Array]:
-    fun = load_function(spec, base_dir)
-    probe = jax.ShapeDtypeStruct((dim,), jnp.result_type(float))
-    try:
-        out = jax.eval_shape(fun, probe)
-    except Exception as err:
-        raise ValueError(f"residuals {spec!r}: calling it on a vector of {dim} floats failed: "
-                         f"{one_line(err, with_type=True)}") from None
+    fun, out = load_and_trace(spec, dim, base_dir, "residuals")
     if not (isinstance(out, jax.ShapeDtypeStruct) and out.ndim == 1 and out.shape[0] >= 1
             and jnp.issubdtype(out.dtype, jnp.floating)):
         shown = f"{getattr(out, 'shape', type(out).__name__)} {getattr(out, 'dtype', '')}"

@@ -109,6 +109,20 @@ def load_module(module: str, base_dir: str | os.PathLike[str] | None = None) -> 
     return _import(f"module {module!r}", module, base)
 
 
+def load_and_trace(spec: str, dim: int, base_dir: str | os.PathLike[str] | None,
+                   key: str) -> tuple[Callable[..., Any], Any]:
+    """The function at ``spec`` and the shape of what it returns for a vector of ``dim``
+    floats (traced only, nothing computed); a failing call is one ValueError naming ``key``
+    (the config key: "function" or "residuals")."""
+    fun = load_function(spec, base_dir)
+    probe = jax.ShapeDtypeStruct((dim,), jnp.result_type(float))
+    try:
+        return fun, jax.eval_shape(fun, probe)
+    except Exception as err:
+        raise ValueError(f"{key} {spec!r}: calling it on a vector of {dim} floats failed: "
+                         f"{one_line(err, with_type=True)}") from None
+
+
 def load_function(spec: str, base_dir: str | os.PathLike[str] | None = None
                   ) -> Callable[..., Any]:
     """The callable named by ``spec``: "package.module:fn" (imported from sys.path, then from
@@ -180,13 +194,7 @@ def from_function(
         if point.shape != (dim,) or not np.all(np.isfinite(point)):
             raise ValueError(f"function {spec!r}: start must be a list of {dim} finite "
                              f"numbers, got {start!r}")
-    fun = load_function(spec, base_dir)
-    probe = jax.ShapeDtypeStruct((dim,), jnp.result_type(float))
-    try:
-        out = jax.eval_shape(fun, probe)
-    except Exception as err:
-        raise ValueError(f"function {spec!r}: calling it on a vector of {dim} floats failed: "
-                         f"{one_line(err, with_type=True)}") from None
+    fun, out = load_and_trace(spec, dim, base_dir, "function")
     if not (isinstance(out, jax.ShapeDtypeStruct) and out.shape == ()
             and jnp.issubdtype(out.dtype, jnp.floating)):
         raise ValueError(f"function {spec!r}: must return a float scalar, got "
