@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
 Array = jax.Array
+
+
+def after(x: Array, *earlier: Any) -> Array:
+    """``x``, made to wait until the arrays in ``earlier`` are computed: ``x + 0·t`` with t an
+    entry of each, made finite first, so the value is exactly ``x``.
+
+    Why: XLA may run independent operations at the same time, and on the CPU jaxlib (0.10 at
+    least) runs a batched LAPACK call (eigh, Cholesky, triangular solve, SVD under vmap) by
+    splitting the batch over the intra-op thread pool while one pool thread blocks until the
+    pieces are done. As many such calls at once as the pool has threads (two, on a 2-core
+    machine) each hold a thread and wait for pieces no free thread can run: the program never
+    finishes. Every compiled program of optkit therefore orders its LAPACK calls one after
+    another with this data dependency (``tests/solvers/test_lapack_order.py`` reads the
+    compiled programs). An optimization barrier would not do: XLA drops it before running.
+    XLA does not fold ``0·t`` for floating point (it is NaN for t = ±∞ or NaN, which the
+    finite clamp rules out at run time, not at compile time).
+    """
+    token = jnp.zeros((), x.dtype)
+    for leaf in jax.tree_util.tree_leaves(earlier):
+        first = jnp.ravel(leaf)[0].astype(x.dtype)
+        token = token + jnp.nan_to_num(first, nan=0.0, posinf=0.0, neginf=0.0)
+    return x + 0.0 * token
 
 
 def symmetric_eigh(h: Array) -> tuple[Array, Array]:

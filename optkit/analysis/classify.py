@@ -52,7 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._linalg import max_abs, norm, symmetric_eigh, symmetric_eigvalsh
+from .._linalg import after, max_abs, norm, symmetric_eigh, symmetric_eigvalsh
 from .._pytree import flatten
 from ._lanczos import DENSE_MAX_DIM, LANCZOS_STEPS, krylov_spectrum, pinv_solve
 
@@ -251,7 +251,7 @@ def _classify_dense(fun: Callable[[Array], Array], x: Array, grad_tol: Array,
     _, g1, hess1 = _value_grad_hessian(fun, x + step)
     lam1, vecs1 = symmetric_eigh(hess1)
     step1 = _newton_step(lam1, vecs1, g1)
-    change = max_abs(symmetric_eigvalsh(hess1 - hess))
+    change = max_abs(symmetric_eigvalsh(after(hess1 - hess, lam1, vecs1)))
     distance = norm(step)
     contraction = _ratio(norm(step1), distance)
     grad_norm = norm(g)

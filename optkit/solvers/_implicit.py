@@ -45,6 +45,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from .._linalg import after
+
 Array = jax.Array
 
 #: largest number of parameters for which the implicit derivative uses the dense Hessian
@@ -80,7 +82,9 @@ def implicit_tangents(objective: Callable[..., Array], x: Array, value: Array, v
 
     ok = valid
     if dense if dense is not None else x.size <= DENSE_MAX:
-        hess = jax.jacfwd(lambda z: grad_x(z, args))(x)
+        # after the classification's eigendecompositions (``valid`` holds its verdict):
+        # LAPACK calls must not run at once (see _linalg.after)
+        hess = after(jax.jacfwd(lambda z: grad_x(z, args))(x), valid)
         chol = jnp.linalg.cholesky(0.5 * (hess + hess.T))
         ok = ok & jnp.all(jnp.isfinite(chol))
 

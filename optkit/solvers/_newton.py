@@ -62,7 +62,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from .._linalg import cholesky_accepted, dot, matvec, max_abs, norm, symmetric_eigh
+from .._linalg import after, cholesky_accepted, dot, matvec, max_abs, norm, symmetric_eigh
 from ..analysis.classify import eigenvalue_tol
 from ._base import Array, FlatFun
 from ._descent import Descent, Direction, LineSearchSolver
@@ -95,9 +95,11 @@ class NewtonDescent(Descent):
             return jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), newton, eigen)
         factor = jnp.linalg.cholesky(hess)
         ok = cholesky_accepted(hess, factor)
+        # solved outside the cond: under vmap both branches run anyway, and the eigen branch's
+        # LAPACK call must come after this one's (see _linalg.after)
+        d = -jax.scipy.linalg.cho_solve((factor, True), g)
 
         def newton_branch(_: None) -> Direction:
-            d = -jax.scipy.linalg.cho_solve((factor, True), g)
             # both are upper bounds on λ_min: a pivot is the reciprocal of a diagonal entry of
             # a leading block's inverse, the Rayleigh quotient is one of H's
             pivot = jnp.min(jnp.diagonal(factor) ** 2)
@@ -107,7 +109,7 @@ class NewtonDescent(Descent):
             return self._newton(d, g, bound, state)
 
         def eigen_branch(_: None) -> Direction:
-            return self._eigen(hess, x, g, state)
+            return self._eigen(after(hess, d), x, g, state)
 
         return lax.cond(ok, newton_branch, eigen_branch, None)
 

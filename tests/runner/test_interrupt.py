@@ -126,3 +126,28 @@ def test_sigterm_while_compiling_exits_143_at_once(tmp_path, config_file):
     _, steps = storage.read_checkpoint(path / storage.CHECKPOINT_FILE,
                                        storage.config_hash(saved_config))
     assert steps == -1
+
+
+@pytest.mark.slow
+def test_sigint_during_a_large_batch_saves_the_partial_run(tmp_path):
+    """2,000 starts: the partial-run save classifies a batch large enough for jaxlib to split
+    its LAPACK calls over the CPU thread pool, which once deadlocked (see _linalg.after)."""
+    config = {**CONFIG, "start": {"uniform": {"low": -2.0, "high": 2.0, "count": 2000,
+                                              "seed": 1}},
+              "stop": {"grad_tol": 1e-14, "max_steps": 2_000_000}}
+    path = tmp_path / "large.yaml"
+    storage.write_yaml(path, config)
+    proc = _optkit("run", str(path), "--out", str(tmp_path / "cut"), "-q")
+
+    def solving() -> bool:  # a few chunks in, so that some starts differ from their start
+        logs = list((tmp_path / "cut").glob("*/progress.jsonl"))
+        return bool(logs) and logs[0].read_text().count("\n") >= 3 or proc.poll() is not None
+
+    _wait_for(solving)
+    seconds, err = _stop(proc, signal.SIGINT)
+    assert proc.returncode == 130, err
+    assert seconds < LATENCY_LIMIT
+    (run_dir,) = (tmp_path / "cut").iterdir()
+    summary = storage.load_run(run_dir).summary
+    assert summary["interrupted"]["signal"] == "SIGINT"
+    assert sum(summary["status_counts"].values()) == 2000
