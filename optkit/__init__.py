@@ -5,10 +5,14 @@ become float64 arrays; float32 inputs stay float32. Set ``OPTKIT_ENABLE_X64=0`` 
 import to leave JAX's default alone.
 """
 
-import os as _os
-from importlib.metadata import version as _version
+from ._startup import quiet_interrupts_while_loading as _quiet
 
-import jax as _jax
+_quiet()
+
+import os as _os  # noqa: E402
+from importlib.metadata import version as _version  # noqa: E402
+
+import jax as _jax  # noqa: E402
 
 if _os.environ.get("OPTKIT_ENABLE_X64", "1") != "0":
     _jax.config.update("jax_enable_x64", True)
