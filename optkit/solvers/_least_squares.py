@@ -568,12 +568,13 @@ METHODS = ("gauss_newton", "levenberg_marquardt")
 
 
 @functools.partial(jax.jit, static_argnames=("residual", "solver", "max_steps", "record",
-                                             "classify", "unravel"))
+                                             "classify", "unravel", "rel_grad_tol"))
 def _solve(residual: Callable[..., Any], solver: Solver, x0: Array, args: tuple[Any, ...],
            grad_tol: Array, x_tol: Array, f_tol: Array, max_steps: int, record: bool,
-           classify: bool, unravel: Any) -> LeastSquaresResult:
+           classify: bool, unravel: Any, rel_grad_tol: float = 0.0) -> LeastSquaresResult:
     fun = SumOfSquares(lambda x: residual(x, *args), unravel, np.dtype(x0.dtype).name)
-    loop = Loop(fun, solver, grad_tol, x_tol, f_tol, max_steps, record)
+    loop = Loop(fun, solver, grad_tol, x_tol, f_tol, max_steps, record,
+                rel_grad_tol=rel_grad_tol)
     carry = loop.advance(loop.start(x0))
     result = loop.finish(carry, classify, unravel)
     state = carry.state
@@ -593,6 +594,7 @@ def least_squares(
     *,
     args: tuple[Any, ...] = (),
     grad_tol: float | None = None,
+    rel_grad_tol: float = 0.0,
     x_tol: float = 0.0,
     f_tol: float = 0.0,
     max_steps: int | None = None,
@@ -613,6 +615,9 @@ def least_squares(
             ("newton", "bfgs", ...), which then minimises ½‖r‖² as a scalar function.
         args: extra arguments of ``residual`` (arrays may be traced: vmap and jit over them).
         grad_tol: stop when ‖∇f‖₂ = ‖Jᵀr‖₂ ≤ grad_tol (default 1e-8 in float64, 1e-4 in float32).
+        rel_grad_tol: also stop when ‖Jᵀr‖₂ ≤ rel_grad_tol·max(1, f)/max(1, ‖x‖) (0: off), the
+            scale-free test of :func:`optkit.minimize`: with large residuals an absolute
+            grad_tol can ask for more digits than the data have.
         x_tol, f_tol, max_steps, record, classify, throw: as in :func:`optkit.minimize`
             (classification uses the exact Hessian of ½‖r‖², not JᵀJ).
         **options: the method's options, e.g. ``initial_damping=1.0`` or ``dense_max=0`` (always
@@ -625,6 +630,7 @@ def least_squares(
     """
     from ._api import OptimizationError, _defaults, _hashable, _Unraveller
     from ._registry import make_solver
+    from ._validation import check_tolerance
 
     if not callable(residual):
         raise TypeError(f"least_squares: residual must be callable, got {type(residual).__name__}")
@@ -634,8 +640,11 @@ def least_squares(
     x0 = as_start(x0)
     flat, unravel = flatten(x0)
     grad_tol, max_steps, classify = _defaults(method, flat, grad_tol, max_steps, classify)
+    check_tolerance("rel_grad_tol", rel_grad_tol)
+    rel_grad_tol = float(rel_grad_tol)
     result = _solve(_hashable(residual), solver, flat, args, grad_tol, x_tol, f_tol, max_steps,
-                    bool(record), classify, _Unraveller(unravel, x0))
+                    bool(record), classify, _Unraveller(unravel, x0),
+                    rel_grad_tol=rel_grad_tol)
     if (throw and not isinstance(result.status_code, jax.core.Tracer)
             and np.any(np.asarray(result.status_code) != Status.CONVERGED)):
         raise OptimizationError(f"least_squares did not converge: {result.message}")

@@ -120,3 +120,19 @@ def test_matrix_free_levenberg_marquardt_reaches_the_normal_equations() -> None:
     normal = np.linalg.solve(np.asarray(A.T @ A), np.asarray(A.T @ B))
     assert res.status == optkit.Status.CONVERGED
     np.testing.assert_allclose(res.x, normal, rtol=1e-8, atol=1e-10)
+
+
+def test_rel_grad_tol_stops_on_the_scale_free_gradient_test() -> None:
+    """With large residuals, ‖Jᵀr‖ ≤ rel·max(1, f)/max(1, ‖x‖) ends the solve, CONVERGED."""
+    def residual(x: jax.Array) -> jax.Array:  # f* = ½·(1e4)² at x = (1, 1)
+        return jnp.stack([10.0 * (x[1] - x[0] ** 2), 1.0 - x[0], jnp.asarray(1e4)])
+
+    start = jnp.asarray([-1.2, 1.0])
+    tight = optkit.least_squares(residual, start, classify=False)
+    loose = optkit.least_squares(residual, start, rel_grad_tol=1e-6, classify=False)
+    assert loose.converged and tight.converged
+    bound = 1e-6 * max(1.0, float(loose.value)) / max(1.0, float(jnp.linalg.norm(loose.x)))
+    assert float(loose.grad_norm) <= bound
+    assert int(loose.num_steps) < int(tight.num_steps)
+    with pytest.raises(ValueError, match="rel_grad_tol"):
+        optkit.least_squares(residual, start, rel_grad_tol=-1.0)
