@@ -74,9 +74,14 @@ MAX_EXPRESSION_LENGTH = Limit("OPTKIT_MAX_EXPRESSION_LENGTH", 10_000,
 MAX_EXPRESSION_NODES = Limit("OPTKIT_MAX_EXPRESSION_NODES", 5_000,
                              "operations of an expression")
 
+#: after SIGINT/SIGTERM, the optkit command saves the partial run; if that has not finished
+#: within this many seconds (a device call that never returns), it exits without it
+SAVE_GRACE_SECONDS = Limit("OPTKIT_SAVE_GRACE_SECONDS", 60,
+                           "seconds an interrupted command may spend saving its partial run")
+
 ALL = (MAX_STARTS, MAX_ARRAY_BYTES, MAX_DIM, MAX_CONFIG_BYTES, MAX_RUN_FILE_BYTES,
        MAX_NPZ_BYTES, MAX_YAML_NODES, MAX_NESTING, MAX_EXPRESSION_LENGTH,
-       MAX_EXPRESSION_NODES)
+       MAX_EXPRESSION_NODES, SAVE_GRACE_SECONDS)
 
 
 def size(nbytes: float) -> str:

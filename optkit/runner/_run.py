@@ -41,7 +41,7 @@ import numpy as np
 from pydantic import ValidationError
 from rich.console import Console
 
-from .. import storage
+from .. import _limits, storage
 from .._devices import compilation_cache, select_devices
 from ..config import (
     ConfigError,
@@ -489,6 +489,8 @@ class _Signals:
     def _handle(self, signum: int, frame: Any) -> None:
         if self.signum is None:
             self.signum = signum
+            if not self._raise and PROCESS.installed:
+                _start_watchdog(signum)
         if self._raise:
             self._raise = False
             raise RunInterrupted(signum, f"interrupted ({_name(signum)}) while preparing the "
@@ -503,6 +505,26 @@ def _name(signum: int) -> str:
     return signal.Signals(signum).name
 
 
+def _start_watchdog(signum: int) -> None:
+    """The command line's bound on saving after a signal: if the process is still alive
+    ``OPTKIT_SAVE_GRACE_SECONDS`` later (the main thread stuck in a device call that never
+    returns, where no Python handler can run), one line and ``os._exit(128 + signum)``. Files
+    are written atomically, so what is on disk stays whole; the run directory stays
+    incomplete, with its last checkpoint."""
+    grace = _limits.SAVE_GRACE_SECONDS.value
+
+    def give_up() -> None:
+        sys.stderr.write(f"error: interrupted ({_name(signum)}); saving the partial run did not "
+                         f"finish within {grace} s, so the command stopped without it "
+                         f"({_limits.SAVE_GRACE_SECONDS.knob()})\n")
+        sys.stderr.flush()
+        os._exit(128 + signum)
+
+    timer = threading.Timer(grace, give_up)
+    timer.daemon = True
+    timer.start()
+
+
 class _Process:
     """SIGINT / SIGTERM in the command line's process outside a run (``cli.main``): before a
     run, nothing needs saving and the command stops at once (:class:`RunInterrupted`); after a
@@ -511,6 +533,7 @@ class _Process:
     def __init__(self) -> None:
         self.signum: int | None = None
         self.after_run = False
+        self.installed = False  # the command line's handlers are in place (watchdog allowed)
 
     def handle(self, signum: int, frame: Any) -> None:
         if self.signum is None:
@@ -526,6 +549,7 @@ def command_line_signals() -> _Process:
     """Install :data:`PROCESS`'s handler for SIGINT and SIGTERM (the command line's main)."""
     for sig in _STOP_SIGNALS:
         signal.signal(sig, PROCESS.handle)
+    PROCESS.installed = True
     return PROCESS
 
 

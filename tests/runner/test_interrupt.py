@@ -151,3 +151,40 @@ def test_sigint_during_a_large_batch_saves_the_partial_run(tmp_path):
     summary = storage.load_run(run_dir).summary
     assert summary["interrupted"]["signal"] == "SIGINT"
     assert sum(summary["status_counts"].values()) == 2000
+
+
+STUCK_SAVE = """
+import sys, time
+import optkit.runner._run as run_module
+from optkit.cli import main
+
+def stuck(*args, **kwargs):  # a save that never returns, as a hung device call would
+    while True:
+        time.sleep(1.0)
+
+run_module._save_partial = stuck
+sys.argv = ["optkit", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.slow
+def test_a_save_that_never_finishes_is_abandoned_after_the_grace_period(tmp_path, config_file):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OPTKIT_SAVE_GRACE_SECONDS="1")
+    proc = subprocess.Popen([sys.executable, "-c", STUCK_SAVE, "run", str(config_file), "--out",
+                             str(tmp_path), "-q"], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def solving() -> bool:
+        logs = list(tmp_path.glob("*/progress.jsonl"))
+        return bool(logs) and logs[0].stat().st_size > 0 or proc.poll() is not None
+
+    _wait_for(solving)
+    seconds, err = _stop(proc, signal.SIGINT)
+    assert proc.returncode == 130, err
+    assert 1.0 <= seconds < 1.0 + LATENCY_LIMIT
+    assert _errors(err) == [
+        "error: interrupted (SIGINT); saving the partial run did not finish within 1 s, so the "
+        "command stopped without it (set OPTKIT_SAVE_GRACE_SECONDS to raise it)"]
+    (path,) = tmp_path.glob("*-long")
+    assert (path / storage.INCOMPLETE).exists()
