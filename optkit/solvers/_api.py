@@ -171,8 +171,7 @@ def minimize(
         solver = bounded(method, bounds, x0, **options)
     flat, unravel = flatten(x0)
     grad_tol, max_steps, classify = _defaults(method, flat, grad_tol, max_steps, classify)
-    _validation.check_solve(x_tol, f_tol, record, max_steps, flat)
-    _validation.check_tolerance("rel_grad_tol", rel_grad_tol)
+    _validation.check_solve(x_tol, f_tol, record, max_steps, flat, rel_grad_tol)
     rel_grad_tol = float(rel_grad_tol)
     unraveller = _Unraveller(unravel, x0)
     reporter = None if callback is None else _Reporter(_hashable(callback),
@@ -200,7 +199,7 @@ def minimize(
     else:
         result = _solve_jit(fun_h, solver, flat, args, grad_tol, x_tol, f_tol, max_steps,
                             bool(record), classify, unraveller, hessian, reporter,
-                           rel_grad_tol=rel_grad_tol)
+                            rel_grad_tol=rel_grad_tol)
     if throw and not isinstance(result.status_code, jax.core.Tracer):
         codes = np.asarray(result.status_code)
         if np.any(codes != Status.CONVERGED):

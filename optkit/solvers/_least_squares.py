@@ -630,7 +630,7 @@ def least_squares(
     """
     from ._api import OptimizationError, _defaults, _hashable, _Unraveller
     from ._registry import make_solver
-    from ._validation import check_tolerance
+    from ._validation import check_solve
 
     if not callable(residual):
         raise TypeError(f"least_squares: residual must be callable, got {type(residual).__name__}")
@@ -640,7 +640,7 @@ def least_squares(
     x0 = as_start(x0)
     flat, unravel = flatten(x0)
     grad_tol, max_steps, classify = _defaults(method, flat, grad_tol, max_steps, classify)
-    check_tolerance("rel_grad_tol", rel_grad_tol)
+    check_solve(x_tol, f_tol, record, max_steps, flat, rel_grad_tol)
     rel_grad_tol = float(rel_grad_tol)
     result = _solve(_hashable(residual), solver, flat, args, grad_tol, x_tol, f_tol, max_steps,
                     bool(record), classify, _Unraveller(unravel, x0),

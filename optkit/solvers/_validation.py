@@ -156,11 +156,14 @@ def check_options(method: str, options: dict[str, Any]) -> None:
                                  "int32")
 
 
-def check_solve(x_tol: Any, f_tol: Any, record: Any, max_steps: int, flat: Any) -> None:
-    """minimize's keywords not covered by :func:`check_stop`: the step and decrease
-    tolerances, and the size of the record buffer of one solve of the flat vector ``flat``."""
+def check_solve(x_tol: Any, f_tol: Any, record: Any, max_steps: int, flat: Any,
+                rel_grad_tol: Any = 0.0) -> None:
+    """minimize's and least_squares' keywords not covered by :func:`check_stop`: the step,
+    decrease and relative gradient tolerances, and the size of the record buffer of one solve
+    of the flat vector ``flat``."""
     check_tolerance("x_tol", x_tol)
     check_tolerance("f_tol", f_tol)
+    check_tolerance("rel_grad_tol", rel_grad_tol)
     check_record(record, max_steps, int(np.size(flat)), flat.dtype)
 
 
@@ -176,7 +179,7 @@ def check_batch(x0s: Any, keywords: dict[str, Any]) -> None:
     if not np.issubdtype(dtype, np.floating):
         dtype = np.dtype(float)
     max_steps = check_max_steps(keywords["max_steps"])
-    for name in ("grad_tol", "x_tol", "f_tol"):
+    for name in ("grad_tol", "rel_grad_tol", "x_tol", "f_tol"):
         if keywords.get(name) is not None:
             check_tolerance(name, keywords[name])
     check_record(keywords.get("record"), max_steps, size, dtype, starts)

@@ -136,3 +136,12 @@ def test_rel_grad_tol_stops_on_the_scale_free_gradient_test() -> None:
     assert int(loose.num_steps) < int(tight.num_steps)
     with pytest.raises(ValueError, match="rel_grad_tol"):
         optkit.least_squares(residual, start, rel_grad_tol=-1.0)
+
+
+def test_stopping_keywords_are_checked_as_in_minimize(monkeypatch) -> None:
+    for key, value in (("x_tol", float("nan")), ("f_tol", -1.0), ("rel_grad_tol", float("inf"))):
+        with pytest.raises(ValueError, match=key):
+            optkit.least_squares(linear_residual, jnp.zeros(3), **{key: value})
+    monkeypatch.setenv("OPTKIT_MAX_ARRAY_BYTES", "1000")
+    with pytest.raises(ValueError, match="record=True"):
+        optkit.least_squares(linear_residual, jnp.zeros(3), record=True, max_steps=100)
