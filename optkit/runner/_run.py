@@ -489,7 +489,8 @@ class _Signals:
     def _handle(self, signum: int, frame: Any) -> None:
         if self.signum is None:
             self.signum = signum
-            if not self._raise and PROCESS.installed:
+            # the command line's handler is what this run replaced: bound the save
+            if not self._raise and self._saved.get(signum) == PROCESS.handle:
                 _start_watchdog(signum)
         if self._raise:
             self._raise = False
@@ -513,14 +514,10 @@ def _start_watchdog(signum: int) -> None:
     incomplete, with its last checkpoint."""
     grace = _limits.SAVE_GRACE_SECONDS.value
 
-    def give_up() -> None:
-        sys.stderr.write(f"error: interrupted ({_name(signum)}); saving the partial run did not "
-                         f"finish within {grace} s, so the command stopped without it "
-                         f"({_limits.SAVE_GRACE_SECONDS.knob()})\n")
-        sys.stderr.flush()
-        os._exit(128 + signum)
-
-    timer = threading.Timer(grace, give_up)
+    stopped = RunInterrupted(signum, f"interrupted ({_name(signum)}); saving the partial run "
+                                     f"did not finish within {grace} s, so the command stopped "
+                                     f"without it ({_limits.SAVE_GRACE_SECONDS.knob()})")
+    timer = threading.Timer(grace, exit_interrupted, args=(stopped,))
     timer.daemon = True
     timer.start()
 
@@ -533,7 +530,6 @@ class _Process:
     def __init__(self) -> None:
         self.signum: int | None = None
         self.after_run = False
-        self.installed = False  # the command line's handlers are in place (watchdog allowed)
 
     def handle(self, signum: int, frame: Any) -> None:
         if self.signum is None:
@@ -549,7 +545,6 @@ def command_line_signals() -> _Process:
     """Install :data:`PROCESS`'s handler for SIGINT and SIGTERM (the command line's main)."""
     for sig in _STOP_SIGNALS:
         signal.signal(sig, PROCESS.handle)
-    PROCESS.installed = True
     return PROCESS
 
 
