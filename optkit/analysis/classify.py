@@ -251,7 +251,7 @@ def _classify_dense(fun: Callable[[Array], Array], x: Array, grad_tol: Array,
     _, g1, hess1 = _value_grad_hessian(fun, x + step)
     lam1, vecs1 = symmetric_eigh(hess1)
     step1 = _newton_step(lam1, vecs1, g1)
-    change = max_abs(symmetric_eigvalsh(after(hess1 - hess, lam1, vecs1)))
+    change = max_abs(symmetric_eigvalsh(after(hess1 - hess, lam1)))
     distance = norm(step)
     contraction = _ratio(norm(step1), distance)
     grad_norm = norm(g)

@@ -46,46 +46,43 @@ def _computations(hlo: str) -> dict[str, dict[str, str]]:
     return comps
 
 
+def _ancestors(deps: dict[str, set[str]], name: str) -> set[str]:
+    """Every instruction ``name`` depends on, directly or through others."""
+    seen: set[str] = set()
+    stack = [name]
+    while stack:
+        for d in deps[stack.pop()]:
+            if d not in seen:
+                seen.add(d)
+                stack.append(d)
+    return seen
+
+
 def unordered_lapack_pairs(hlo: str) -> list[tuple[str, str, str]]:
     """(computation, a, b) for every two instructions of one computation that call LAPACK
     (directly, or in a loop, branch or call they run) with no dependency path between them."""
     comps = _computations(hlo)
     holds: dict[str, bool] = {}
 
-    def calls(text: str) -> list[str]:
-        return [name.lstrip("%") for m in _CALLED.finditer(text)
-                for name in re.findall(r"%?[\w.\-]+", m.group(1))]
-
-    def holds_lapack(comp: str, seen: frozenset[str] = frozenset()) -> bool:
+    def holds_lapack(comp: str) -> bool:
         if comp not in holds:
-            texts = comps.get(comp, {}).values()
-            holds[comp] = any(_is_lapack(text, seen | {comp}) for text in texts)
+            holds[comp] = False  # HLO call graphs are acyclic; this only ends a recursion
+            holds[comp] = any(calls_lapack(text) for text in comps.get(comp, {}).values())
         return holds[comp]
 
-    def _is_lapack(text: str, seen: frozenset[str]) -> bool:
-        if 'custom_call_target="lapack_' in text:
-            return True
-        return any(c in comps and c not in seen and holds_lapack(c, seen) for c in calls(text))
+    def calls_lapack(text: str) -> bool:
+        called = (name.lstrip("%") for m in _CALLED.finditer(text)
+                  for name in re.findall(r"%?[\w.\-]+", m.group(1)))
+        return 'custom_call_target="lapack_' in text or any(holds_lapack(c) for c in called)
 
     pairs = []
     for comp, instructions in comps.items():
-        lapack = [name for name, text in instructions.items() if _is_lapack(text, frozenset())]
+        lapack = [name for name, text in instructions.items() if calls_lapack(text)]
         if len(lapack) < 2:
             continue
         deps = {name: set(re.findall(r"%([\w.\-]+)", text)) & instructions.keys()
                 for name, text in instructions.items()}
-
-        def ancestors(name: str, deps: dict[str, set[str]] = deps) -> set[str]:
-            seen: set[str] = set()
-            stack = [name]
-            while stack:
-                for d in deps[stack.pop()]:
-                    if d not in seen:
-                        seen.add(d)
-                        stack.append(d)
-            return seen
-
-        before = {name: ancestors(name) for name in lapack}
+        before = {name: _ancestors(deps, name) for name in lapack}
         pairs += [(comp, a, b) for i, a in enumerate(lapack) for b in lapack[i + 1:]
                   if a not in before[b] and b not in before[a]]
     return pairs
