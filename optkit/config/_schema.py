@@ -269,7 +269,8 @@ class SolverConfig(BaseModel):
 
 class StopConfig(_Section):
     """Stopping rule of the driver (``grad_tol`` defaults to 1e-8 in float64 and 1e-4 in
-    float32; ``max_steps`` to 1000 for second-order methods and 20000 for gradient descent)."""
+    float32; ``max_steps`` to the method's: 1000 for newton and trust_region, 10000 for
+    newton_cg, bfgs and lbfgs, 20000 for gradient descent)."""
 
     grad_tol: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     rel_grad_tol: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0

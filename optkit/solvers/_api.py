@@ -135,8 +135,8 @@ def minimize(
             ‖∇f(x)‖₂ ≤ rel_grad_tol·max(1, |f(x)|)/max(1, ‖x‖₂) (default 0: off), so that the
             test does not depend on the units of f and x.
         x_tol, f_tol: optional step and decrease tolerances (see the driver's stopping rule).
-        max_steps: cap on accepted steps (default 1000 for second-order methods, 20000 for
-            first-order ones).
+        max_steps: cap on accepted steps (default 1000 for newton and trust_region, 10000 for
+            newton_cg, bfgs and lbfgs, 20000 for first-order methods).
         record: keep the per-step trajectory in ``result.trajectory``.
         classify: classify the end point from the Hessian's eigenvalues (default: on; above
             64 entries the extreme eigenvalues come from 20 Lanczos Hessian–vector products).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import jax.numpy as jnp
 
@@ -69,6 +70,8 @@ class BFGS(LineSearchSolver):
             ``LineSearch``.
     """
 
+    # quasi-Newton steps are cheap and long valleys take thousands (scipy: 200n)
+    default_max_steps: ClassVar[int] = 10_000
     line_search: LineSearch | str | None = "backtracking"
 
     def __post_init__(self) -> None:

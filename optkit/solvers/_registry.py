@@ -265,11 +265,13 @@ register_method("newton", Newton, summary="Newton's method with the exact Hessia
                 "saddle-free by default")
 register_method("gradient_descent", GradientDescent, max_steps=20_000,
                 summary="steepest descent with a line search or a constant step")
-register_method("newton_cg", NewtonCG, summary="matrix-free Newton–CG (Hessian-vector "
-                "products only)")
+register_method("newton_cg", NewtonCG, max_steps=NewtonCG.default_max_steps,
+                summary="matrix-free Newton–CG (Hessian-vector products only)")
 register_method("trust_region", TrustRegion, summary="trust-region Newton, exact subproblem")
-register_method("bfgs", BFGS, summary="BFGS quasi-Newton (dense inverse-Hessian estimate)")
-register_method("lbfgs", _lbfgs, summary="optax's L-BFGS with a zoom line search")
+register_method("bfgs", BFGS, max_steps=BFGS.default_max_steps,
+                summary="BFGS quasi-Newton (dense inverse-Hessian estimate)")
+register_method("lbfgs", _lbfgs, max_steps=BFGS.default_max_steps,
+                summary="optax's L-BFGS with a zoom line search")
 register_method("gauss_newton", GaussNewton, summary="Gauss–Newton on a residual vector "
                 "(least squares only) with an Armijo line search")
 register_method("levenberg_marquardt", LevenbergMarquardt, summary="Levenberg–Marquardt on a "
