@@ -41,6 +41,9 @@ class Solver(abc.ABC):
     default_max_steps: ClassVar[int] = 1000
     #: the status reported when ``step`` says ``failed``
     failure_status: ClassVar[Status] = Status.LINE_SEARCH_FAILED
+    #: the state fields read after the solve (by the result): when a trip goes non-finite the
+    #: driver keeps these at the last finite iterate and leaves the rest as the trip left it
+    result_fields: ClassVar[tuple[str, ...]] = ("x", "f", "g")
 
     @abc.abstractmethod
     def init(self, fun: FlatFun, x: Array) -> Any:

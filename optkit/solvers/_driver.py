@@ -66,6 +66,23 @@ def _finite_state(state: Any, solver: Solver) -> Array:
     return _all_finite(state.x, state.f, state.g, direction)
 
 
+def _keep_last_finite(new: Any, old: Any, finite: Array, solver: Solver) -> Any:
+    """``new``, with the solver's ``result_fields`` (x, f, ∇f, …) kept at ``old`` when
+    ``new`` is not finite (rule 1).
+
+    A non-finite trip ends the solve (NONFINITE) and only those fields are read after it, so
+    the rest of the state is not selected: at large n that select was a pass over the whole
+    solver state on every trip (a BFGS matrix, an L-BFGS history of 2m vectors, a Jacobian).
+    """
+    def keep(a: Any, b: Any) -> Any:
+        return jax.tree_util.tree_map(lambda u, v: jnp.where(finite, u, v), a, b)
+
+    if not hasattr(new, "_replace"):  # a state that is not a NamedTuple: select all of it
+        return keep(new, old)
+    return new._replace(**{name: keep(getattr(new, name), getattr(old, name))
+                           for name in solver.result_fields})
+
+
 def _failure_status(state: Any, solver: Solver) -> Array:
     """The solver's failure status; ROUNDING_FLOOR for a failed line search at the rounding
     floor of f or of x (rule 3 of the module docstring)."""
@@ -169,7 +186,7 @@ class Loop:
             new, info = solver.step(fun, old)
             finite = _finite_state(new, solver)
             accepted = info.accepted & finite
-            state = jax.tree_util.tree_map(lambda a, b: jnp.where(finite, a, b), new, old)
+            state = _keep_last_finite(new, old, finite, solver)
             num_steps = carry.num_steps + accepted.astype(jnp.int32)
             grad_norm = norm(state.g)
             dx = norm(state.x - old.x)

@@ -197,6 +197,10 @@ def _cg_normal(res: Callable[[Array], Array], x: Array, g: Array, shift: Array, 
 # Gauss–Newton with a backtracking line search
 
 
+#: what least_squares reads from the state after the solve (its residual and counts too)
+RESULT_FIELDS = ("x", "f", "g", "r", "num_residual_evals", "num_jacobian_evals")
+
+
 class GaussNewtonState(NamedTuple):
     x: Array
     f: Array
@@ -233,6 +237,7 @@ class GaussNewton(Solver):
     aux_names = ("trials",)
     direction_field = "d"
     failure_status = Status.LINE_SEARCH_FAILED
+    result_fields = RESULT_FIELDS
     needs_residuals: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
@@ -405,6 +410,7 @@ class LevenbergMarquardt(Solver):
     aux_names = ("radius", "damping", "rho")
     direction_field = "p"
     failure_status = Status.ROUNDING_FLOOR
+    result_fields = RESULT_FIELDS
     needs_residuals: ClassVar[bool] = True
 
     def __post_init__(self) -> None:

@@ -145,3 +145,16 @@ def test_stopping_keywords_are_checked_as_in_minimize(monkeypatch) -> None:
     monkeypatch.setenv("OPTKIT_MAX_ARRAY_BYTES", "1000")
     with pytest.raises(ValueError, match="record=True"):
         optkit.least_squares(linear_residual, jnp.zeros(3), record=True, max_steps=100)
+
+
+def test_a_nonfinite_jacobian_ends_with_the_residual_of_the_returned_point():
+    # r₂ = 10⁻³·√|x − 3| has an infinite derivative at x = 3: the step that lands there gives
+    # a non-finite Jacobian, and the result is the last finite iterate with its own residual
+    def residual(x):
+        return jnp.stack([x[0] - 3.0, 1e-3 * jnp.sqrt(jnp.abs(x[0] - 3.0))])
+
+    res = optkit.least_squares(residual, jnp.array([0.0]), method="levenberg_marquardt")
+    assert res.status == optkit.Status.NONFINITE
+    assert np.all(np.isfinite(res.residual)) and np.all(np.isfinite(res.x))
+    np.testing.assert_array_equal(res.residual, residual(res.x))
+    assert float(res.value) == 0.5 * float(np.sum(np.asarray(res.residual) ** 2))
