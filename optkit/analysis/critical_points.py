@@ -138,7 +138,7 @@ def _lm_step(e: _Eval, nu: Array, max_step: Array, rcond: Array) -> Array:
     denom = e.lam**2 + nu * scale**2
     keep = denom > (rcond * scale) ** 2
     coef = jnp.where(keep, e.lam / jnp.where(keep, denom, 1.0), 0.0)
-    d = -e.vecs @ (coef * (e.vecs.T @ e.grad))
+    d = -(e.vecs @ (coef * (e.vecs.T @ e.grad)))
     norm = jnp.linalg.norm(d)
     return d * jnp.minimum(1.0, max_step / jnp.where(norm > 0, norm, 1.0))
 

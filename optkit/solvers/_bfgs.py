@@ -41,7 +41,7 @@ class BFGSDescent(Descent):
         return jnp.where(useful, bfgs_update(inv_hess, s, y, first), inv_hess), first & ~useful
 
     def direction(self, fun: FlatFun, x: Array, g: Array, state: tuple[Array, Array]) -> Direction:
-        d = -state[0] @ g
+        d = -(state[0] @ g)  # (−B)·g would negate all n² entries first
         zero = jnp.zeros((), x.dtype)
         return Direction(d=d, curvature=zero, escape=jnp.asarray(False), aux={}, state=state)
 
