@@ -20,6 +20,11 @@ from ._status import Status
 Array = jax.Array
 FlatFun = Callable[[Array], Array]
 
+#: the default step cap of the methods meant for large n (newton_cg, bfgs, lbfgs): long
+#: valleys take steps in proportion to n (chained Rosenbrock from (−1.2, 1, …): newton_cg
+#: about 2.3n, L-BFGS about 5n); scipy's Newton-CG and BFGS allow 200n
+LARGE_N_MAX_STEPS = 10_000
+
 
 class StepInfo(NamedTuple):
     """What one trip round the loop did."""

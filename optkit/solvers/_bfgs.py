@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import jax.numpy as jnp
 
-from ._base import Array, FlatFun
+from ._base import LARGE_N_MAX_STEPS, Array, FlatFun
 from ._descent import Descent, Direction, LineSearchSolver
 from ._linesearch import LineSearch
 
@@ -70,8 +70,7 @@ class BFGS(LineSearchSolver):
             ``LineSearch``.
     """
 
-    # quasi-Newton steps are cheap and long valleys take thousands (scipy: 200n)
-    default_max_steps: ClassVar[int] = 10_000
+    default_max_steps: ClassVar[int] = LARGE_N_MAX_STEPS
     line_search: LineSearch | str | None = "backtracking"
 
     def __post_init__(self) -> None:

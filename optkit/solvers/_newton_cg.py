@@ -66,7 +66,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._base import Array, FlatFun
+from ._base import LARGE_N_MAX_STEPS, Array, FlatFun
 from ._descent import Descent, Direction, LineSearchSolver
 from ._linesearch import Backtracking, LineSearch
 
@@ -206,9 +206,7 @@ class NewtonCG(LineSearchSolver):
     """
 
     tuned_backtracking = Backtracking(shrink_min=0.5)
-    # truncated Newton is the method for large n, where valleys that need steps in proportion
-    # to n are common: 2.3n steps on chained Rosenbrock from (−1.2, 1, …) (scipy: 200n)
-    default_max_steps: ClassVar[int] = 10_000
+    default_max_steps: ClassVar[int] = LARGE_N_MAX_STEPS
 
     line_search: LineSearch | str | None = "backtracking"
     max_cg_steps: int | None = None

@@ -26,7 +26,7 @@ import optax
 
 from .._names import check_new_entry
 from .._text import suggestion
-from ._base import Solver
+from ._base import LARGE_N_MAX_STEPS, Solver
 from ._bfgs import BFGS
 from ._gradient_descent import GradientDescent
 from ._least_squares import GaussNewton, LevenbergMarquardt
@@ -265,12 +265,12 @@ register_method("newton", Newton, summary="Newton's method with the exact Hessia
                 "saddle-free by default")
 register_method("gradient_descent", GradientDescent, max_steps=20_000,
                 summary="steepest descent with a line search or a constant step")
-register_method("newton_cg", NewtonCG, max_steps=NewtonCG.default_max_steps,
+register_method("newton_cg", NewtonCG, max_steps=LARGE_N_MAX_STEPS,
                 summary="matrix-free Newton–CG (Hessian-vector products only)")
 register_method("trust_region", TrustRegion, summary="trust-region Newton, exact subproblem")
-register_method("bfgs", BFGS, max_steps=BFGS.default_max_steps,
+register_method("bfgs", BFGS, max_steps=LARGE_N_MAX_STEPS,
                 summary="BFGS quasi-Newton (dense inverse-Hessian estimate)")
-register_method("lbfgs", _lbfgs, max_steps=BFGS.default_max_steps,
+register_method("lbfgs", _lbfgs, max_steps=LARGE_N_MAX_STEPS,
                 summary="optax's L-BFGS with a zoom line search")
 register_method("gauss_newton", GaussNewton, summary="Gauss–Newton on a residual vector "
                 "(least squares only) with an Armijo line search")

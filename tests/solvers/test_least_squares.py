@@ -147,10 +147,10 @@ def test_stopping_keywords_are_checked_as_in_minimize(monkeypatch) -> None:
         optkit.least_squares(linear_residual, jnp.zeros(3), record=True, max_steps=100)
 
 
-def test_a_nonfinite_jacobian_ends_with_the_residual_of_the_returned_point():
+def test_a_nonfinite_jacobian_ends_with_the_residual_of_the_returned_point() -> None:
     # r₂ = 10⁻³·√|x − 3| has an infinite derivative at x = 3: the step that lands there gives
     # a non-finite Jacobian, and the result is the last finite iterate with its own residual
-    def residual(x):
+    def residual(x: jax.Array) -> jax.Array:
         return jnp.stack([x[0] - 3.0, 1e-3 * jnp.sqrt(jnp.abs(x[0] - 3.0))])
 
     res = optkit.least_squares(residual, jnp.array([0.0]), method="levenberg_marquardt")
