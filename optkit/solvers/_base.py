@@ -49,6 +49,12 @@ class Solver(abc.ABC):
     #: the state fields read after the solve (by the result): when a trip goes non-finite the
     #: driver keeps these at the last finite iterate and leaves the rest as the trip left it
     result_fields: ClassVar[tuple[str, ...]] = ("x", "f", "g")
+    #: True where ``init`` only places x₀ and the first trip round the loop evaluates it
+    #: (f, ∇f and the first direction, as after an accepted step). The code that evaluates a
+    #: point is then compiled once, in the loop body, instead of twice: a Newton step's
+    #: Hessian and its factorisations are most of a solve program. The driver counts that
+    #: trip as neither a step nor a second evaluation and applies only the start's rules.
+    evaluates_start_in_loop: ClassVar[bool] = False
 
     @abc.abstractmethod
     def init(self, fun: FlatFun, x: Array) -> Any:

@@ -176,15 +176,15 @@ class BatchSolve:
         running. The first chunk is one step; each next one is the measured time per step
         scaled to the target (growing at most :data:`CHUNK_GROWTH` times per chunk)."""
         chunk = 1
-        while steps < self.max_steps:
+        while True:  # at least once: the first trip evaluates the starts, even at max_steps 0
             t0 = time.perf_counter()
             until = min(steps + chunk, self.max_steps)
             carry = self.advance(carry, until)
             stats = self.stats(carry)
-            per_step = (time.perf_counter() - t0) / (until - steps)
+            per_step = (time.perf_counter() - t0) / max(until - steps, 1)
             steps = until
             yield carry, steps, stats
-            if stats.running == 0:
+            if stats.running == 0 or steps >= self.max_steps:
                 return
             chunk = max(1, min(CHUNK_GROWTH * chunk, int(target_seconds / max(per_step, 1e-9))))
 

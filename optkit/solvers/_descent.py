@@ -22,6 +22,9 @@ from .._linalg import dot, norm
 from ._base import Array, FlatFun, Solver, StepInfo
 from ._linesearch import LineSearch, Trial, as_line_search
 
+#: ``DescentState.trials`` of a start that the loop has not evaluated yet
+UNEVALUATED = -1
+
 
 class Direction(NamedTuple):
     d: Array  # the search direction
@@ -74,7 +77,7 @@ class DescentState(NamedTuple):
     slope: Array  # ∇f·d
     curvature: Array  # dᵀ∇²f d or 0
     t: Array  # current trial step length
-    trials: Array  # consecutive rejected trials
+    trials: Array  # consecutive rejected trials (UNEVALUATED: x is a start not yet evaluated)
     search: Any  # the line search's own state (e.g. a Wolfe bracket)
     escape: Array
     aux: dict[str, Array]
@@ -113,9 +116,24 @@ class LineSearchSolver(Solver):
             descent_state=direction.state,
         )
 
+    evaluates_start_in_loop = True
+
     def init(self, fun: FlatFun, x: Array) -> DescentState:
-        f, g = jax.value_and_grad(fun)(x)
-        return self._at(fun, x, f, g, self.descent.first_step(g), self.descent.init(x, g))
+        """x₀, not yet evaluated (``trials`` = −1): the first trip takes the "trial" x₀ + 0·d
+        and computes f, ∇f and the direction there, as after any accepted step."""
+        zero = jnp.zeros((), x.dtype)
+        g = jnp.zeros_like(x)
+        direction = jax.eval_shape(
+            lambda: self.descent.direction(fun, x, g, self.descent.init(x, g)))
+        placeholder = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), direction)
+        return DescentState(
+            x=x, f=jnp.full((), jnp.nan, x.dtype), g=g, grad_norm=zero,
+            # x + 0·(−0) is x bit for bit, −0 and NaN included
+            d=jnp.full_like(x, -0.0), slope=zero, curvature=zero, t=zero,
+            trials=jnp.full((), UNEVALUATED, jnp.int32), search=self.search.init(zero),
+            escape=jnp.asarray(False), aux=placeholder.aux,
+            descent_state=placeholder.state,
+        )
 
     def _try(self, fun: FlatFun, state: DescentState):  # noqa: ANN202
         """Evaluate the trial step(s); returns (accepted, t, x, f, ∇f, next t, search state)."""
@@ -148,11 +166,16 @@ class LineSearchSolver(Solver):
     def step(self, fun: FlatFun, state: DescentState) -> tuple[DescentState, StepInfo]:
         accepted, t_used, x_trial, f_trial, g_trial, t_rejected, searched = self._try(
             fun, state)
+        start = state.trials == UNEVALUATED
+        accepted = accepted | start
 
         def accept(_: None) -> DescentState:
             s, y = x_trial - state.x, g_trial - state.g
-            dstate = self.descent.update(state.descent_state, s, y)
-            t_next = self.descent.next_step(t_used, s, y)
+            dstate, t_next = lax.cond(
+                start,
+                lambda: (self.descent.init(x_trial, g_trial), self.descent.first_step(g_trial)),
+                lambda: (self.descent.update(state.descent_state, s, y),
+                         self.descent.next_step(t_used, s, y)))
             return self._at(fun, x_trial, f_trial, g_trial, t_next, dstate)
 
         def reject(_: None) -> DescentState:

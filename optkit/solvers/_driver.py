@@ -28,7 +28,10 @@ Stopping rule, checked after every trip round the loop, first match wins:
 8. num_steps = max_steps → MAX_STEPS.
 
 The start is checked too: a non-finite start is NONFINITE and a start that already satisfies
-rule 2 is CONVERGED after 0 steps.
+rule 2 is CONVERGED after 0 steps. A solver whose ``init`` leaves x₀ unevaluated
+(``Solver.evaluates_start_in_loop``) has it evaluated by the loop's first trip, which applies
+only these checks (and rule 8 for max_steps = 0), counts no step and is the solve's first
+evaluation: the code that evaluates a point is then compiled once, in the loop body.
 """
 
 from __future__ import annotations
@@ -147,15 +150,20 @@ class Loop:
     def start(self, x0: Array) -> _Carry:
         solver, dtype = self.solver, x0.dtype
         state = solver.init(self.fun, x0)
-        status0 = _first(
-            [
-                (~_finite_state(state, solver), Status.NONFINITE),
-                (self._gradient_met(state, norm(state.g), self._tol(self.grad_tol, dtype))
-                 & ~solver.wants_more(state), Status.CONVERGED),
-                (jnp.asarray(self.max_steps <= 0), Status.MAX_STEPS),
-            ],
-            jnp.int32(RUNNING),
-        )
+        if solver.evaluates_start_in_loop:
+            # x₀ is not evaluated yet: the first trip does it and applies these rules there
+            status0, num_evals = jnp.int32(RUNNING), jnp.int32(0)
+        else:
+            status0 = _first(
+                [
+                    (~_finite_state(state, solver), Status.NONFINITE),
+                    (self._gradient_met(state, norm(state.g), self._tol(self.grad_tol, dtype))
+                     & ~solver.wants_more(state), Status.CONVERGED),
+                    (jnp.asarray(self.max_steps <= 0), Status.MAX_STEPS),
+                ],
+                jnp.int32(RUNNING),
+            )
+            num_evals = jnp.int32(1)
         buffers = None
         if self.record:
             row0 = _row(state, jnp.zeros((), dtype), solver.default_aux(dtype))
@@ -163,7 +171,13 @@ class Loop:
                 k: jnp.full((self.max_steps + 1,) + jnp.shape(v), jnp.nan, dtype).at[0].set(v)
                 for k, v in row0.items()
             }
-        return _Carry(state, jnp.int32(0), jnp.int32(1), status0, buffers)
+        return _Carry(state, jnp.int32(0), num_evals, status0, buffers)
+
+    def _first_trip(self, carry: _Carry) -> Array:
+        """True on the trip that evaluates x₀ (``Solver.evaluates_start_in_loop``)."""
+        if not self.solver.evaluates_start_in_loop:
+            return jnp.asarray(False)
+        return carry.num_evals == 0
 
     @staticmethod
     def _tol(value: Any, dtype: Any) -> Array:
@@ -179,21 +193,27 @@ class Loop:
         until = max_steps if until is None else until
 
         def cond(carry: _Carry) -> Array:
-            return (carry.status == RUNNING) & (carry.num_steps < until)
+            # x₀ is evaluated even when no step is due (until = 0)
+            due = (carry.num_steps < until) | self._first_trip(carry)
+            return (carry.status == RUNNING) & due
 
         def body(carry: _Carry) -> _Carry:
             old = carry.state
             new, info = solver.step(fun, old)
+            # the trip that evaluates x₀ is the start's check, not a step: it moves nowhere
+            # and has no last finite iterate to fall back on
+            first_trip = self._first_trip(carry)
             finite = _finite_state(new, solver)
             accepted = info.accepted & finite
-            state = _keep_last_finite(new, old, finite, solver)
-            num_steps = carry.num_steps + accepted.astype(jnp.int32)
+            moved = accepted & ~first_trip
+            state = _keep_last_finite(new, old, finite | first_trip, solver)
+            num_steps = carry.num_steps + moved.astype(jnp.int32)
             grad_norm = norm(state.g)
             dx = norm(state.x - old.x)
             df = jnp.abs(state.f - old.f)
             stopped = jnp.asarray(False)
             if self.callback is not None:
-                stopped = self.callback(accepted & (carry.status == RUNNING), num_steps,
+                stopped = self.callback(moved & (carry.status == RUNNING), num_steps,
                                         state.x, state.f, grad_norm)
             status = _first(
                 [
@@ -202,11 +222,11 @@ class Loop:
                      & ~solver.wants_more(state),
                      Status.CONVERGED),
                     (info.failed, _failure_status(state, solver)),
-                    (accepted & (dx <= x_tol * (1 + norm(state.x))), Status.SMALL_STEP),
-                    (accepted & (f_tol > 0) & (df <= f_tol * (1 + jnp.abs(state.f))),
+                    (moved & (dx <= x_tol * (1 + norm(state.x))), Status.SMALL_STEP),
+                    (moved & (f_tol > 0) & (df <= f_tol * (1 + jnp.abs(state.f))),
                      Status.SMALL_DECREASE),
-                    ((max_abs(state.x) > DIVERGENCE_BOUND) | (state.f < -DIVERGENCE_BOUND),
-                     Status.DIVERGED),
+                    (~first_trip & ((max_abs(state.x) > DIVERGENCE_BOUND)
+                                    | (state.f < -DIVERGENCE_BOUND)), Status.DIVERGED),
                     (stopped, Status.STOPPED),
                     (num_steps >= max_steps, Status.MAX_STEPS),
                     # a safety net: rejected trials are bounded by each solver's own failure
@@ -218,8 +238,9 @@ class Loop:
             buffers = carry.buffers
             if buffers is not None:
                 row = _row(state, info.step_size, info.aux)
-                # rejected trials write out of bounds, which mode="drop" discards
-                index = jnp.where(accepted, num_steps, max_steps + 1)
+                # rejected trials write out of bounds, which mode="drop" discards; x₀'s row
+                # is written even where x₀ is not finite
+                index = jnp.where(accepted | first_trip, num_steps, max_steps + 1)
                 buffers = {k: buffers[k].at[index].set(row[k], mode="drop") for k in buffers}
             return _Carry(state, num_steps, carry.num_evals + 1, status, buffers)
 

@@ -88,6 +88,35 @@ def test_failing_start_does_not_stop_the_batch():
 # --------------------------------------------------------------------- step caps and tols
 
 
+@pytest.mark.parametrize("method", ["newton", "bfgs", "trust_region"])
+def test_zero_max_steps_evaluates_the_start_and_moves_nowhere(method):
+    # line-search methods evaluate x₀ on the loop's first trip (evaluates_start_in_loop),
+    # the trust region in init: either way f(x₀) and ∇f(x₀), MAX_STEPS, one evaluation
+    x0 = np.array([-1.2, 1.0])
+    res = optkit.minimize(rosenbrock, x0, method=method, max_steps=0, record=True,
+                          classify=False)
+    assert res.status == Status.MAX_STEPS and int(res.num_steps) == 0
+    assert int(res.num_evals) == 1
+    np.testing.assert_array_equal(res.x, x0)
+    assert float(res.value) == pytest.approx(24.2, rel=1e-15)  # (1 + 1.2)² + 100·(1 − 1.44)²
+    # ∇f(x₀) = (−2(1 − x) − 400x(y − x²), 200(y − x²)) = (−215.6, −88)
+    assert float(res.grad_norm) == pytest.approx(np.hypot(215.6, 88.0), rel=1e-14)
+    assert int(res.trajectory.length) == 1
+    np.testing.assert_array_equal(res.trajectory.x[0], x0)
+    assert float(res.trajectory.value[0]) == pytest.approx(24.2, rel=1e-15)
+
+
+def test_zero_max_steps_in_chunks_evaluates_the_starts():
+    starts = np.array([[-1.2, 1.0], [1.0, 1.0]])
+    solve = optkit.BatchSolve(rosenbrock, starts, method="newton", max_steps=0, classify=False)
+    chunks = list(solve.chunks(solve.start()))
+    assert len(chunks) == 1
+    res = solve.finish(chunks[-1][0])
+    np.testing.assert_array_equal(res.status_code, [Status.MAX_STEPS, Status.CONVERGED])
+    np.testing.assert_allclose(res.value, [24.2, 0.0], rtol=1e-15)
+    np.testing.assert_array_equal(res.num_evals, [1, 1])
+
+
 def test_max_steps_caps_accepted_steps():
     res = optkit.minimize(rosenbrock, [-1.2, 1.0], method="gradient_descent", max_steps=2,
                           record=True)
