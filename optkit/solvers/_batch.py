@@ -101,6 +101,7 @@ class BatchSolve:
         # every carry leaf has the starts axis first: one sharding for all of them
         pinned: dict[str, Any] = {} if split is None else {"out_shardings": split}
         self._start = jax.jit(jax.vmap(loop.start), **pinned)
+        self._evaluate_in_loop = solver.evaluates_start_in_loop
         self._advance = jax.jit(jax.vmap(loop.advance, in_axes=(0, None)), **(
             {} if split is None else {"in_shardings": (split, None), "out_shardings": split}))
         hessian = kw.get("hessian")
@@ -145,8 +146,12 @@ class BatchSolve:
         return time.perf_counter() - t0
 
     def start(self) -> Any:
-        """The loop's carry at the starts (nothing iterated yet)."""
-        return self._start(self._starts)
+        """The loop's carry at the starts, evaluated (f, ∇f and the first direction; nothing
+        stepped yet). Solvers that evaluate x₀ on the loop's first trip
+        (``Solver.evaluates_start_in_loop``) get that trip here, so :meth:`values` of this
+        carry are the starts' own."""
+        carry = self._start(self._starts)
+        return self._advance(carry, jnp.int32(0)) if self._evaluate_in_loop else carry
 
     def advance(self, carry: Any, until: int) -> Any:
         """Iterate every running start until it has ``until`` accepted steps (or stops)."""
@@ -176,15 +181,15 @@ class BatchSolve:
         running. The first chunk is one step; each next one is the measured time per step
         scaled to the target (growing at most :data:`CHUNK_GROWTH` times per chunk)."""
         chunk = 1
-        while True:  # at least once: the first trip evaluates the starts, even at max_steps 0
+        while steps < self.max_steps:
             t0 = time.perf_counter()
             until = min(steps + chunk, self.max_steps)
             carry = self.advance(carry, until)
             stats = self.stats(carry)
-            per_step = (time.perf_counter() - t0) / max(until - steps, 1)
+            per_step = (time.perf_counter() - t0) / (until - steps)
             steps = until
             yield carry, steps, stats
-            if stats.running == 0 or steps >= self.max_steps:
+            if stats.running == 0:
                 return
             chunk = max(1, min(CHUNK_GROWTH * chunk, int(target_seconds / max(per_step, 1e-9))))
 

@@ -59,7 +59,7 @@ class BoundedState(NamedTuple):
     p: Array  # P(x + d) − x: the projected unit step (the driver's direction field)
     linear: Array  # bool mask: variables whose Armijo term is t·(−∂ᵢf·dᵢ) (the free set)
     t: Array  # the current trial length
-    trials: Array  # rejected trials in this search
+    trials: Array  # rejected trials in this search (−1: x is a start not evaluated yet)
     memory: Any  # method-specific (L-BFGS pairs, the last step for Barzilai–Borwein)
     num_active: Array
 
@@ -102,24 +102,34 @@ class _Projected(Solver):
         return BoundedState(x, f, resid, grad, d, p, linear, t.astype(x.dtype),
                             jnp.int32(0), memory, num_active)
 
+    evaluates_start_in_loop = True
+
     def init(self, fun: FlatFun, x: Array) -> BoundedState:
+        """The projected x₀, not yet evaluated (``trials`` = −1): the first trip takes the
+        trial x₀ + 0·(−0), which is x₀ bit for bit, as its accepted step."""
         lower, upper = self.box.arrays(x.dtype)
         x = project(x, lower, upper)
-        f, grad = jax.value_and_grad(fun)(x)
-        return self._at(fun, x, f, grad, self.init_memory(x))
+        zero = jnp.zeros((), x.dtype)
+        return BoundedState(x, jnp.full((), jnp.nan, x.dtype), jnp.zeros_like(x),
+                            jnp.zeros_like(x), jnp.full_like(x, -0.0), jnp.zeros_like(x),
+                            jnp.zeros(x.shape, bool), zero, jnp.int32(-1),
+                            self.init_memory(x), zero)
 
     def step(self, fun: FlatFun, state: BoundedState) -> tuple[BoundedState, StepInfo]:
         x, t, d = state.x, state.t, state.d
+        start = state.trials < 0
         lower, upper = self.box.arrays(x.dtype)
         x_t = project(x + t * d, lower, upper)
         f_t, grad_t = jax.value_and_grad(fun)(x_t)
         predicted = (t * jnp.sum(jnp.where(state.linear, -state.grad * d, 0.0))
                      + jnp.sum(jnp.where(state.linear, 0.0, state.grad * (x - x_t))))
         moved = jnp.any(x_t != x)
-        accepted = moved & (f_t <= state.f - ARMIJO_SIGMA * predicted) & jnp.isfinite(f_t)
+        accepted = (moved & (f_t <= state.f - ARMIJO_SIGMA * predicted) & jnp.isfinite(f_t)
+                    | start)
 
         def accept(_: None) -> BoundedState:
-            memory = self.update_memory(state.memory, x_t - x, grad_t - state.grad)
+            memory = lax.cond(start, lambda: state.memory, lambda: self.update_memory(
+                state.memory, x_t - x, grad_t - state.grad))
             return self._at(fun, x_t, f_t, grad_t, memory)
 
         def reject(_: None) -> BoundedState:

@@ -41,6 +41,7 @@ class TrustRegionState(NamedTuple):
     predicted: Array  # m(0) − m(p) > 0
     boundary: Array  # bool: ‖p‖ = Δ
     wants_more: Array  # bool: negative curvature at x
+    evaluated: Array  # bool: False for a start not evaluated yet (evaluates_start_in_loop)
 
 
 def solve_subproblem(
@@ -105,13 +106,25 @@ class TrustRegion(Solver):
         lam, vecs = symmetric_eigh(0.5 * (hess + hess.T))
         p, predicted, boundary = solve_subproblem(lam, vecs, g, radius)
         negative = lam[0] < -eigenvalue_tol(lam, jnp.linalg.norm(g))
-        return TrustRegionState(x, f, g, lam, vecs, radius, p, predicted, boundary, negative)
+        return TrustRegionState(x, f, g, lam, vecs, radius, p, predicted, boundary, negative,
+                                jnp.asarray(True))
+
+    evaluates_start_in_loop = True
 
     def init(self, fun: FlatFun, x: Array) -> TrustRegionState:
-        f, g = jax.value_and_grad(fun)(x)
-        return self._at(fun, x, f, g, jnp.asarray(self.initial_radius, x.dtype))
+        """x₀ with Δ₀, not yet evaluated: the first trip takes the "step" p = −0 (x + p is x
+        bit for bit) and factorises the Hessian there, as after any accepted step."""
+        n, dtype = x.size, x.dtype
+        zero = jnp.zeros((), dtype)
+        return TrustRegionState(
+            x=x, f=jnp.full((), jnp.nan, dtype), g=jnp.zeros_like(x),
+            eigenvalues=jnp.zeros(n, dtype), eigenvectors=jnp.zeros((n, n), dtype),
+            radius=jnp.asarray(self.initial_radius, dtype), p=jnp.full_like(x, -0.0),
+            predicted=zero, boundary=jnp.asarray(False), wants_more=jnp.asarray(False),
+            evaluated=jnp.asarray(False))
 
     def step(self, fun: FlatFun, state: TrustRegionState) -> tuple[TrustRegionState, StepInfo]:
+        start = ~state.evaluated
         x_trial = state.x + state.p
         f_trial, g_trial = jax.value_and_grad(fun)(x_trial)
         actual = state.f - f_trial
@@ -123,7 +136,7 @@ class TrustRegion(Solver):
         within_rounding = (jnp.abs(actual) <= 4 * eps * jnp.abs(state.f)) & (
             jnp.linalg.norm(g_trial) < jnp.linalg.norm(state.g)
         )
-        accepted = jnp.isfinite(f_trial) & ((rho > self.eta) | within_rounding)
+        accepted = (jnp.isfinite(f_trial) & ((rho > self.eta) | within_rounding)) | start
         step_norm = jnp.linalg.norm(state.p)
         radius = jnp.where(
             rho < 0.25,
@@ -132,6 +145,7 @@ class TrustRegion(Solver):
                                                                  self.max_radius), state.radius),
         )
         radius = jnp.where(jnp.isfinite(f_trial), radius, 0.25 * step_norm)
+        radius = jnp.where(start, state.radius, radius)
 
         def accept(_: None) -> TrustRegionState:
             return self._at(fun, x_trial, f_trial, g_trial, radius)
@@ -145,8 +159,10 @@ class TrustRegion(Solver):
         new_state = lax.cond(accepted, accept, reject, None)
         # written so that a NaN radius counts as failure too
         failed = ~accepted & ~(radius > eps * (1 + jnp.linalg.norm(state.x)))
+        zero = jnp.zeros_like(rho)
         info = StepInfo(accepted=accepted, failed=failed, step_size=step_norm,
-                        aux={"radius": state.radius, "rho": rho})
+                        aux={"radius": jnp.where(start, zero, state.radius),
+                             "rho": jnp.where(start, zero, rho)})
         return new_state, info
 
     def wants_more(self, state: TrustRegionState) -> Array:

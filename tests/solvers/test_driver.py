@@ -106,12 +106,15 @@ def test_zero_max_steps_evaluates_the_start_and_moves_nowhere(method):
     assert float(res.trajectory.value[0]) == pytest.approx(24.2, rel=1e-15)
 
 
-def test_zero_max_steps_in_chunks_evaluates_the_starts():
+def test_batch_start_is_evaluated():
     starts = np.array([[-1.2, 1.0], [1.0, 1.0]])
     solve = optkit.BatchSolve(rosenbrock, starts, method="newton", max_steps=0, classify=False)
-    chunks = list(solve.chunks(solve.start()))
-    assert len(chunks) == 1
-    res = solve.finish(chunks[-1][0])
+    carry = solve.start()
+    _, value, grad_norm = solve.values(carry)
+    np.testing.assert_allclose(value, [24.2, 0.0], rtol=1e-15)
+    np.testing.assert_allclose(grad_norm, [np.hypot(215.6, 88.0), 0.0], rtol=1e-14)
+    assert list(solve.chunks(carry)) == []  # max_steps 0: nothing to step
+    res = solve.finish(carry)
     np.testing.assert_array_equal(res.status_code, [Status.MAX_STEPS, Status.CONVERGED])
     np.testing.assert_allclose(res.value, [24.2, 0.0], rtol=1e-15)
     np.testing.assert_array_equal(res.num_evals, [1, 1])
