@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import optkit  # noqa: F401  (float64)
-from optkit.analysis.taylor import taylor
+from optkit.analysis._taylor import taylor
 
 
 def log_sum_exp(v: jnp.ndarray) -> jnp.ndarray:

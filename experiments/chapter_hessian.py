@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import optkit  # noqa: F401  (float64)
-from optkit.analysis.taylor import taylor
+from optkit.analysis._taylor import taylor
 
 X0 = (-1.0, 0.0)
 POINTS = [(-1.0, 0.0), (-0.9, 0.1), (-1.1, -0.05), (-0.5, 0.3), (-1.5, 0.5), (0.0, 0.0)]

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 
 import optkit
-from optkit.analysis.classify import classify_flat
+from optkit.analysis._classify import classify_flat
 
 
 def extended_rosenbrock(x: jax.Array) -> jax.Array:

@@ -60,7 +60,7 @@ def _active(x: Array, g: Array, lower: Array, upper: Array) -> tuple[Array, Arra
 def classify_kkt(fun: Callable[[Array], Array], x: Array, lower: Array, upper: Array,
                  grad_tol: Array, tol: Array | None = None) -> dict[str, Array]:
     """The fields of a ``CriticalPoint`` for x in the box (rules in the module docstring)."""
-    from .classify import Kind, _value_grad_hessian, eigenvalue_tol
+    from ._classify import Kind, _value_grad_hessian, eigenvalue_tol
 
     n, dtype = x.shape[0], x.dtype
     eps = jnp.finfo(dtype).eps

@@ -21,7 +21,7 @@ The atlas solves ∇f(x) = 0 from many starts and keeps each distinct root:
    never shrinks); drop points outside the box (relative margin √ε).
 5. **Merge** duplicates closer than dedup_tol (default ε^(1/3)·diam, diam the box diagonal),
    keeping the one with the smallest gradient.
-6. **Classify** each point with classify's rule (:func:`~optkit.analysis.classify.
+6. **Classify** each point with classify's rule (:func:`~optkit.analysis._classify.
    classify_spectrum`), the zero tolerance for Hessian eigenvalues raised to ε^(1/3)·Ĥ (Ĥ the
    median ‖∇²f‖₂ over the starts): at a polished degenerate point the eigenvalues are of the
    order of the distance to the root, far below that, while classify's default tolerance is
@@ -59,8 +59,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._sharding import shard_starts
+from ._classify import CriticalPoint, classify_spectrum, eigenvalue_tol
 from ._lanczos import DENSE_MAX_DIM, LANCZOS_STEPS
-from .classify import CriticalPoint, classify_spectrum, eigenvalue_tol
 
 Array = jax.Array
 NON_ISOLATED = ("merge", "drop", "keep")
@@ -410,7 +410,7 @@ def find_critical_points(
     """Every distinct critical point (∇f(x) = 0) of ``fun`` in the box [lower, upper].
 
     Minima, maxima, saddles and degenerate points alike, each as a
-    :class:`~optkit.analysis.classify.CriticalPoint`, sorted by value (then by x). The method
+    :class:`~optkit.analysis._classify.CriticalPoint`, sorted by value (then by x). The method
     (many starts, Newton / Levenberg–Marquardt on ∇f = 0, polish, filter, merge, classify) and
     the handling of non-isolated critical sets are described in the module docstring.
 

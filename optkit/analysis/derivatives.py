@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .taylor import as_point
+from ._taylor import as_point
 
 Array = jax.Array
 MAX_ROWS = 20  # rows of the coordinate table in str(report)

@@ -211,7 +211,7 @@ def load_view(path: str | os.PathLike[str]) -> RunView:
                              f"{', '.join(missing)})")
         kinds = None
         if "kind" in run.trajectories:
-            from ..analysis.classify import kind_label
+            from ..analysis._classify import kind_label
 
             kinds = list(np.atleast_1d(kind_label(run.trajectories["kind"])))
         paths = paths_from_arrays(run.trajectories, kinds)

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from ..analysis.taylor import taylor
+from ..analysis._taylor import taylor
 from . import _style
 from ._data import Labels, evaluate, grid
 from .contour import draw_field

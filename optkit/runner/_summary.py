@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import storage
 from ..analysis import merge_nearby
-from ..analysis.classify import CRITICAL_KINDS, KIND_LABELS, Kind
+from ..analysis._classify import CRITICAL_KINDS, KIND_LABELS, Kind
 from ..config import Resolved
 from ..solvers import Status
 

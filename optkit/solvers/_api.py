@@ -19,7 +19,7 @@ from jax.custom_batching import custom_vmap
 
 from .._pytree import as_start, flatten
 from .._sharding import shard_starts
-from ..analysis.classify import Kind
+from ..analysis._classify import Kind
 from . import _implicit, _validation
 from ._base import Solver
 from ._bounded import bounded

@@ -44,7 +44,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._linalg import dot, max_abs, norm
-from ..analysis.classify import classify_flat, critical_grad_tol
+from ..analysis._classify import classify_flat, critical_grad_tol
 from ._base import Array, FlatFun, Solver
 from ._result import Result, Trajectory
 from ._status import RUNNING, Status

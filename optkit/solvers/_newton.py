@@ -38,7 +38,7 @@ d = −(1/det)·[[c, −b], [−b, a]]·∇f with det = ac − b², accepted by 
 second pivot det/a > 20·ε·c) — computed together and selected elementwise: this is the batched
 fast path. For n = 1 the eigendecomposition is the division itself.
 
-Where H has an eigenvalue below −tol (``analysis.classify.eigenvalue_tol``: max(√ε‖H‖,
+Where H has an eigenvalue below −tol (``analysis._classify.eigenvalue_tol``: max(√ε‖H‖,
 10√‖∇f‖), the cheap per-step form of the classification's tolerance), the solve does not
 report convergence, and once ‖∇f‖ ≤ ``escape_below`` (default ε^(1/3)) the step is given a
 component of length at least ``escape_length`` along the most negative
@@ -63,7 +63,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._linalg import after, cholesky_accepted, dot, matvec, max_abs, norm, symmetric_eigh
-from ..analysis.classify import eigenvalue_tol
+from ..analysis._classify import eigenvalue_tol
 from ._base import Array, FlatFun
 from ._descent import Descent, Direction, LineSearchSolver
 from ._linesearch import Backtracking, LineSearch

@@ -9,7 +9,7 @@ import jax
 import numpy as np
 
 from .._pytree import flatten
-from ..analysis.classify import CriticalPoint
+from ..analysis._classify import CriticalPoint
 from ._status import Status
 
 Array = jax.Array

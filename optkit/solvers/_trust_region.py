@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._linalg import max_abs, norm, symmetric_eigh
-from ..analysis.classify import eigenvalue_tol
+from ..analysis._classify import eigenvalue_tol
 from ._base import Array, FlatFun, Solver, StepInfo
 from ._status import Status
 

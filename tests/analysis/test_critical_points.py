@@ -23,7 +23,7 @@ import pytest
 import sympy as sp
 
 import optkit  # noqa: F401  (turns on float64)
-from optkit.analysis.classify import Kind, classify
+from optkit.analysis._classify import Kind, classify
 from optkit.analysis.critical_points import _search, find_critical_points, scrambled_halton
 
 x, y, z = sp.symbols("x y z", real=True)

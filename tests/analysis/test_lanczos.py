@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import optkit  # noqa: F401  (turns on float64)
+from optkit.analysis._classify import classify, classify_spectrum
 from optkit.analysis._lanczos import DENSE_MAX_DIM, LANCZOS_STEPS, krylov_spectrum
-from optkit.analysis.classify import classify, classify_spectrum
 
 N_RANDOM, N_WELLS = 200, 500
 

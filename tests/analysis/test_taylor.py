@@ -9,7 +9,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 import optkit  # noqa: F401  (float64)
-from optkit.analysis.taylor import taylor, taylor_error
+from optkit.analysis._taylor import taylor, taylor_error
 
 E = np.exp(-1.0)
 

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 import optkit
 from optkit import runner
-from optkit.analysis.classify import kind_label
+from optkit.analysis._classify import kind_label
 from optkit.cli import app
 from optkit.plots import (
     Labels,

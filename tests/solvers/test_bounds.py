@@ -15,7 +15,7 @@ import pytest
 from scipy.optimize import minimize as scipy_minimize
 
 import optkit
-from optkit.analysis.classify import kind_label
+from optkit.analysis._classify import kind_label
 from tests.helpers import rosenbrock
 
 METHODS = ("gradient_descent", "newton", "lbfgs")
