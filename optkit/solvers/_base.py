@@ -25,6 +25,10 @@ FlatFun = Callable[[Array], Array]
 #: about 2.3n, L-BFGS about 5n); scipy's Newton-CG and BFGS allow 200n
 LARGE_N_MAX_STEPS = 10_000
 
+#: the ``trials`` count of a line-search or bounded state whose start the loop has not
+#: evaluated yet (``Solver.evaluates_start_in_loop``)
+UNEVALUATED = -1
+
 
 class StepInfo(NamedTuple):
     """What one trip round the loop did."""

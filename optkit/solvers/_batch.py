@@ -101,7 +101,6 @@ class BatchSolve:
         # every carry leaf has the starts axis first: one sharding for all of them
         pinned: dict[str, Any] = {} if split is None else {"out_shardings": split}
         self._start = jax.jit(jax.vmap(loop.start), **pinned)
-        self._evaluate_in_loop = solver.evaluates_start_in_loop
         self._advance = jax.jit(jax.vmap(loop.advance, in_axes=(0, None)), **(
             {} if split is None else {"in_shardings": (split, None), "out_shardings": split}))
         hessian = kw.get("hessian")
@@ -147,11 +146,10 @@ class BatchSolve:
 
     def start(self) -> Any:
         """The loop's carry at the starts, evaluated (f, ∇f and the first direction; nothing
-        stepped yet). Solvers that evaluate x₀ on the loop's first trip
-        (``Solver.evaluates_start_in_loop``) get that trip here, so :meth:`values` of this
-        carry are the starts' own."""
-        carry = self._start(self._starts)
-        return self._advance(carry, jnp.int32(0)) if self._evaluate_in_loop else carry
+        stepped yet): advancing to 0 steps runs the trip that evaluates x₀ where a solver
+        leaves that to the loop (``Solver.evaluates_start_in_loop``) and nothing otherwise, so
+        :meth:`values` of this carry are the starts' own."""
+        return self._advance(self._start(self._starts), jnp.int32(0))
 
     def advance(self, carry: Any, until: int) -> Any:
         """Iterate every running start until it has ``until`` accepted steps (or stops)."""

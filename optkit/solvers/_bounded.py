@@ -44,7 +44,7 @@ from jax import lax
 
 from .._box import Box, kkt_residual, make_box, project
 from .._linalg import dot, max_abs, norm, symmetric_eigh
-from ._base import Array, FlatFun, Solver, StepInfo
+from ._base import UNEVALUATED, Array, FlatFun, Solver, StepInfo
 
 #: the sufficient-decrease constant σ of the projected Armijo rule
 ARMIJO_SIGMA = 1e-4
@@ -59,7 +59,7 @@ class BoundedState(NamedTuple):
     p: Array  # P(x + d) − x: the projected unit step (the driver's direction field)
     linear: Array  # bool mask: variables whose Armijo term is t·(−∂ᵢf·dᵢ) (the free set)
     t: Array  # the current trial length
-    trials: Array  # rejected trials in this search (−1: x is a start not evaluated yet)
+    trials: Array  # rejected trials in this search (UNEVALUATED: x is a start not evaluated yet)
     memory: Any  # method-specific (L-BFGS pairs, the last step for Barzilai–Borwein)
     num_active: Array
 
@@ -105,19 +105,19 @@ class _Projected(Solver):
     evaluates_start_in_loop = True
 
     def init(self, fun: FlatFun, x: Array) -> BoundedState:
-        """The projected x₀, not yet evaluated (``trials`` = −1): the first trip takes the
-        trial x₀ + 0·(−0), which is x₀ bit for bit, as its accepted step."""
+        """The projected x₀, not yet evaluated (``trials`` = UNEVALUATED): the first trip
+        takes the trial x₀ + 0·(−0), which is x₀ bit for bit, as its accepted step."""
         lower, upper = self.box.arrays(x.dtype)
         x = project(x, lower, upper)
         zero = jnp.zeros((), x.dtype)
-        return BoundedState(x, jnp.full((), jnp.nan, x.dtype), jnp.zeros_like(x),
-                            jnp.zeros_like(x), jnp.full_like(x, -0.0), jnp.zeros_like(x),
-                            jnp.zeros(x.shape, bool), zero, jnp.int32(-1),
-                            self.init_memory(x), zero)
+        return BoundedState(
+            x=x, f=jnp.full((), jnp.nan, x.dtype), g=jnp.zeros_like(x), grad=jnp.zeros_like(x),
+            d=jnp.full_like(x, -0.0), p=jnp.zeros_like(x), linear=jnp.zeros(x.shape, bool),
+            t=zero, trials=jnp.int32(UNEVALUATED), memory=self.init_memory(x), num_active=zero)
 
     def step(self, fun: FlatFun, state: BoundedState) -> tuple[BoundedState, StepInfo]:
         x, t, d = state.x, state.t, state.d
-        start = state.trials < 0
+        start = state.trials == UNEVALUATED
         lower, upper = self.box.arrays(x.dtype)
         x_t = project(x + t * d, lower, upper)
         f_t, grad_t = jax.value_and_grad(fun)(x_t)

@@ -19,11 +19,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._linalg import dot, norm
-from ._base import Array, FlatFun, Solver, StepInfo
+from ._base import UNEVALUATED, Array, FlatFun, Solver, StepInfo
 from ._linesearch import LineSearch, Trial, as_line_search
-
-#: ``DescentState.trials`` of a start that the loop has not evaluated yet
-UNEVALUATED = -1
 
 
 class Direction(NamedTuple):
@@ -119,8 +116,8 @@ class LineSearchSolver(Solver):
     evaluates_start_in_loop = True
 
     def init(self, fun: FlatFun, x: Array) -> DescentState:
-        """x₀, not yet evaluated (``trials`` = −1): the first trip takes the "trial" x₀ + 0·d
-        and computes f, ∇f and the direction there, as after any accepted step."""
+        """x₀, not yet evaluated (``trials`` = UNEVALUATED): the first trip takes the "trial"
+        x₀ + 0·d and computes f, ∇f and the direction there, as after any accepted step."""
         zero = jnp.zeros((), x.dtype)
         g = jnp.zeros_like(x)
         direction = jax.eval_shape(
