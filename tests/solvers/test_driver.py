@@ -88,10 +88,11 @@ def test_failing_start_does_not_stop_the_batch():
 # --------------------------------------------------------------------- step caps and tols
 
 
-@pytest.mark.parametrize("method", ["newton", "bfgs", "trust_region"])
+@pytest.mark.parametrize("method", ["newton", "bfgs", "trust_region", "lbfgs"])
 def test_zero_max_steps_evaluates_the_start_and_moves_nowhere(method):
-    # line-search methods evaluate x₀ on the loop's first trip (evaluates_start_in_loop),
-    # the trust region in init: either way f(x₀) and ∇f(x₀), MAX_STEPS, one evaluation
+    # line-search methods and the trust region evaluate x₀ on the loop's first trip
+    # (evaluates_start_in_loop), lbfgs (Optax) in init: either way f(x₀) and ∇f(x₀),
+    # MAX_STEPS, one evaluation
     x0 = np.array([-1.2, 1.0])
     res = optkit.minimize(rosenbrock, x0, method=method, max_steps=0, record=True,
                           classify=False)
