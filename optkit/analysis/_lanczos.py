@@ -3,21 +3,32 @@
 Above :data:`DENSE_MAX_DIM` variables ``classify`` never forms ∇²f. It linearises the gradient
 once (``jax.linearize``: forward-over-reverse), so each Hessian–vector product v ↦ Hv costs one
 tangent pass, and runs :data:`LANCZOS_STEPS` of them split over two Lanczos runs of
-m = LANCZOS_STEPS/2 steps each, batched together:
+m = LANCZOS_STEPS/2 steps each:
 
 * run A starts from ĝ = ∇f/‖∇f‖. Its Krylov space K_m(H, ∇f) is the one conjugate gradients
   searches, so the Galerkin (Lanczos–CG) Newton step δ = −‖∇f‖·Q_A T_A⁺ e₁ comes for free;
 * run B starts from a fixed pseudo-random vector, so that an eigenvector ∇f happens to be
   orthogonal to (a saddle reached along a symmetric subspace) is still seen.
 
-Each run is the three-term recurrence β_{j}v_{j+1} = Hv_j − α_j v_j − β_{j−1}v_{j−1}, with the
-new vector re-orthogonalised once against v_j (local re-orthogonalisation: full
-re-orthogonalisation would read the whole basis at every step, O(m²n) memory traffic, which at
-n = 10⁵ costs ten times the products themselves). Without full re-orthogonalisation a converged
-Ritz value can reappear as a copy ("ghost"), which never moves the extreme ones. A breakdown
-(β_j ≤ √ε·‖Hv_j‖: the Krylov space is invariant, e.g. at a separable function whose blocks are
-identical) restarts the run from a fresh pseudo-random vector with β_j = 0, so T stays block
-tridiagonal and its eigenvalues are those of the blocks.
+Each run is the three-term recurrence β_{j}v_{j+1} = Hv_j − α_j v_j − β_{j−1}v_{j−1} in Paige's
+ordering (α_j taken from Hv_j − β_{j−1}v_{j−1}, which leaves v_{j+1} orthogonal to v_j to
+rounding); the two runs advance together, one batched Hessian–vector product per step. Nothing
+re-orthogonalises against the whole basis: that would read it at every step, O(m²n) memory
+traffic, which at n = 10⁵ costs ten times the products themselves. Without it a converged Ritz
+value can reappear as a copy ("ghost"), which never moves the extreme ones. At n = 10⁵ a
+reduction over a vector costs about half a gradient of extended Rosenbrock, so a step makes two
+(α, β) and no more: the breakdown test's scale ‖Hv_j‖ = (α_j² + β_{j−1}² + β_j²)^½ comes from the
+coefficients.
+
+A breakdown (β_j ≤ √ε·‖Hv_j‖: the Krylov space is invariant, e.g. at a separable function whose
+blocks are identical, or H = cI) sets β_j = 0 and continues from the run's fixed pseudo-random
+restart vector. T is then block diagonal, and each block is the Lanczos matrix of its own start
+vector: a Rayleigh–Ritz projection of H onto an orthonormal basis of its own Krylov space, so
+the guarantees below hold block by block, and the restart vector need not be orthogonal to the
+earlier blocks (a later breakdown restarts from the same vector and repeats a block whose Ritz
+values are already exact). The restart is a select, not a branch: with a ``lax.cond`` inside the
+loop a step cost more than twice as much at n = 10⁵ (measured; the runs' vectors cross the
+branch).
 
 Guarantees (symmetric H, exact arithmetic): every Ritz value θ lies in [λ_min, λ_max] (Cauchy
 interlacing), so θ_min ≥ λ_min and θ_max ≤ λ_max; and for each Ritz pair (θ, y = Qs) the
@@ -69,41 +80,45 @@ def _hash_vector(n: int, dtype: jnp.dtype, salt: Array | int) -> Array:
     return v / jnp.linalg.norm(v)
 
 
-def _run(hvp: Callable[[Array], Array], v0: Array, salt: Array, steps: int
-         ) -> tuple[Array, Array, Array, Array]:
-    """``steps`` Lanczos steps from the unit vector v0: (α, β, basis rows, β_m). A breakdown
-    at step j restarts from the hashed vector of salt + j.
+def _runs(hvp: Callable[[Array], Array], starts: Array, restarts: Array, steps: int
+          ) -> tuple[Array, Array, Array]:
+    """``steps`` Lanczos steps from each unit row of ``starts`` at once (one batched
+    Hessian–vector product per step): (α [R, steps], β [R, steps], run 0's basis
+    [steps, n]). A breakdown continues from that run's row of ``restarts``.
 
-    β[j] couples v_j and v_{j+1} (β[steps−1] = β_m, the residual norm after the last step).
+    β[:, j] couples v_j and v_{j+1} (β[:, steps−1] = β_m, the residual norm after the last
+    step).
     """
-    n, dtype = v0.shape[0], v0.dtype
+    dtype = starts.dtype
     eps = jnp.finfo(dtype).eps
 
-    def body(j, carry):
-        v, v_prev, beta_prev, alphas, betas, basis = carry
-        basis = basis.at[j].set(v)
-        hv = hvp(v)
-        alpha = jnp.vdot(v, hv)
-        w = hv - alpha * v - beta_prev * v_prev
-        w = w - jnp.vdot(v, w) * v  # local re-orthogonalisation
+    def recurrence(v: Array, v_prev: Array, beta_prev: Array, restart: Array, hv: Array
+                   ) -> tuple[Array, Array, Array]:
+        # Paige's ordering: α from Hv − β_{j−1}v_{j−1}, so that subtracting αv_j leaves w
+        # orthogonal to v_j to rounding
+        w = hv - beta_prev * v_prev
+        alpha = jnp.vdot(v, w)
+        w = w - alpha * v
         beta = jnp.linalg.norm(w)
-        broke = ~(beta > jnp.sqrt(eps) * jnp.linalg.norm(hv))  # also catches NaN
+        # ‖Hv_j‖² = α² + β_{j−1}² + β_j² in exact arithmetic: the scale of the test without
+        # a pass over Hv of its own
+        broke = ~(beta > jnp.sqrt(eps * (alpha**2 + beta_prev**2 + beta**2)))  # also NaN
+        v_next = jnp.where(broke, restart, w / jnp.where(broke, 1.0, beta))
+        return v_next, alpha, jnp.where(broke, 0.0, beta)
 
-        def restart(_: None) -> Array:
-            fresh = _hash_vector(n, dtype, salt + j)
-            fresh = fresh - jnp.vdot(v, fresh) * v - jnp.vdot(v_prev, fresh) * v_prev
-            return fresh / jnp.maximum(jnp.linalg.norm(fresh), jnp.finfo(dtype).tiny)
+    def body(j: Array, carry: tuple[Array, ...]) -> tuple[Array, ...]:
+        v, v_prev, beta_prev, alphas, betas, basis = carry
+        basis = basis.at[j].set(v[0])
+        v_next, alpha, beta = jax.vmap(recurrence)(v, v_prev, beta_prev, restarts,
+                                                   jax.vmap(hvp)(v))
+        return (v_next, v, beta, alphas.at[:, j].set(alpha), betas.at[:, j].set(beta), basis)
 
-        # a real branch outside vmap: the restart vector costs as much as a cheap gradient
-        v_next = jax.lax.cond(broke, restart, lambda _: w / jnp.where(broke, 1.0, beta), None)
-        beta = jnp.where(broke, 0.0, beta)
-        return (v_next, v, beta, alphas.at[j].set(alpha), betas.at[j].set(beta), basis)
-
-    zeros = jnp.zeros(steps, dtype)
-    carry = (v0, jnp.zeros(n, dtype), jnp.zeros((), dtype), zeros, zeros,
+    runs, n = starts.shape
+    zeros = jnp.zeros((runs, steps), dtype)
+    carry = (starts, jnp.zeros_like(starts), jnp.zeros(runs, dtype), zeros, zeros,
              jnp.zeros((steps, n), dtype))
     _, _, _, alphas, betas, basis = jax.lax.fori_loop(0, steps, body, carry)
-    return alphas, betas, basis, betas[-1]
+    return alphas, betas, basis
 
 
 def _tridiagonal(alphas: Array, betas: Array) -> Array:
@@ -124,11 +139,10 @@ def krylov_spectrum(hvp: Callable[[Array], Array], grad: Array,
     # at an exact critical point (∇f = 0) run A starts from a second pseudo-random vector
     start_a = jnp.where(usable, grad / jnp.where(usable, gnorm, 1.0),
                         _hash_vector(n, dtype, 1))
-    starts = (start_a, _hash_vector(n, dtype, 0))
-    # two runs one after the other (not vmapped, which would turn the restart branch into
-    # a select that computes the restart vector at every step)
-    runs = [_run(hvp, starts[i], jnp.uint32(100 * (i + 1)), m) for i in range(2)]
-    alphas, betas, bases, last = (jnp.stack(parts) for parts in zip(*runs, strict=True))
+    starts = jnp.stack([start_a, _hash_vector(n, dtype, 0)])
+    restarts = jnp.stack([_hash_vector(n, dtype, 100), _hash_vector(n, dtype, 200)])
+    alphas, betas, basis_a = _runs(hvp, starts, restarts, m)
+    last = betas[:, -1]
     theta, s = jnp.linalg.eigh(jax.vmap(_tridiagonal)(alphas, betas))
     residual = jnp.abs(last[:, None] * s[:, -1, :])
     ritz = theta.reshape(-1)
@@ -136,7 +150,7 @@ def krylov_spectrum(hvp: Callable[[Array], Array], grad: Array,
     return Krylov(
         ritz=ritz[order], residual=residual.reshape(-1)[order],
         ritz_a=theta[0], vectors_a=s[0], ritz_b=theta[1],
-        basis_a=bases[0],
+        basis_a=basis_a,
     )
 
 

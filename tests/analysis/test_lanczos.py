@@ -121,3 +121,34 @@ def test_lanczos_kind_equals_the_dense_kind_at_known_critical_points(zeros, p, k
     theta = np.asarray(cp.eigenvalues)
     assert hessian[0] - 1e-9 <= theta[0] and theta[-1] <= hessian[-1] + 1e-9
     assert float(cp.distance) < 1e-12
+
+
+def _block_rosenbrock(x):
+    a, b = x[0::2], x[1::2]
+    return jnp.sum(100.0 * (b - a**2) ** 2 + (1.0 - a) ** 2)
+
+
+@pytest.mark.parametrize("name, fun, x, eigenvalues", [
+    # H = 3I: the Krylov space of any start is one-dimensional, so every step breaks down
+    # (run A starts from ∇f ≠ 0 here)
+    ("3I", lambda x: 1.5 * jnp.sum(x**2), jnp.linspace(-1.0, 1.0, 130), (3.0, 3.0)),
+    # ∇²f at the minimiser is 150 copies of [[802, −400], [−400, 200]]: two distinct
+    # eigenvalues, so each run breaks down after two steps and restarts
+    ("rosenbrock blocks", _block_rosenbrock, jnp.ones(300),
+     (501.0 - np.sqrt(301.0**2 + 400.0**2), 501.0 + np.sqrt(301.0**2 + 400.0**2))),
+])
+def test_breakdown_restarts_keep_the_ritz_values_exact(name, fun, x, eigenvalues):
+    (_, g), linear = jax.linearize(jax.value_and_grad(fun), x)
+    k = jax.jit(lambda g: krylov_spectrum(lambda v: linear(v)[1], g))(g)
+    lam_min, lam_max = eigenvalues
+    # every Ritz value is one of H's eigenvalues (the blocks are invariant subspaces), and
+    # both extremes are found
+    theta = np.asarray(k.ritz)
+    assert np.all(np.isfinite(theta))
+    nearest = np.minimum(np.abs(theta - lam_min), np.abs(theta - lam_max))
+    assert np.max(nearest) <= 1e-9 * lam_max, theta
+    np.testing.assert_allclose([theta[0], theta[-1]], [lam_min, lam_max], rtol=1e-12)
+    # and at the minimiser (x = 0 for 3I: run A then starts from a pseudo-random vector)
+    minimiser = jnp.where(name == "3I", 0.0, x)
+    cp = classify(fun, minimiser, grad_tol=1e-8)
+    assert cp.kind == "minimum" and int(cp.index) == 0
