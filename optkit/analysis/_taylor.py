@@ -22,6 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .._compile import jit
+
 Array = jax.Array
 
 
@@ -109,13 +111,13 @@ class TaylorModel:
         def one(x: Any) -> tuple[Array, Array, Array]:
             return self(x), self.fun(x), jnp.linalg.norm(self._delta(x))
 
-        model, true, distance = jax.jit(jax.vmap(one))(points)
+        model, true, distance = jit(jax.vmap(one))(points)
         model, true = np.asarray(model), np.asarray(true)
         return TaylorComparison(self.order, points, np.asarray(distance), model, true,
                                 np.abs(true - model))
 
 
-@jax.jit
+@jit
 def _model_value(value: Array, grad: Array, hessian: Array | None, delta: Array) -> Array:
     model = value + jnp.dot(grad, delta)
     if hessian is not None:
@@ -123,7 +125,7 @@ def _model_value(value: Array, grad: Array, hessian: Array | None, delta: Array)
     return model
 
 
-@partial(jax.jit, static_argnames=("fun", "order"))
+@partial(jit, static_argnames=("fun", "order"))
 def _expand(fun: Callable[[Array], Array], x: Array, order: int) -> tuple:
     """f(x), ∇f(x) (reverse mode) and, for order 2, ∇²f(x) (forward over reverse)."""
     value, grad = jax.value_and_grad(fun)(x)

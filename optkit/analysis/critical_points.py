@@ -58,6 +58,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._compile import jit
 from .._sharding import shard_starts
 from ._classify import CriticalPoint, classify_spectrum, eigenvalue_tol
 from ._lanczos import DENSE_MAX_DIM, LANCZOS_STEPS
@@ -229,7 +230,7 @@ def _solve(
     return jax.lax.while_loop(active, jax.vmap(body), jax.vmap(init)(starts))
 
 
-@partial(jax.jit, static_argnames=("f",))
+@partial(jit, static_argnames=("f",))
 def _search(
     f: Callable[[Array], Array], starts: Array, lower: Array, upper: Array,
     lm_steps: Array, polish_steps: Array,
@@ -238,7 +239,7 @@ def _search(
     return _solve(f, starts, lower, upper, lm_steps, polish_steps)
 
 
-@jax.jit
+@jit
 def _classify_ends(s: _State, grad_tol: Array) -> dict[str, Any]:
     """Scales, tolerances, classification, Newton step and null direction of the end points.
 

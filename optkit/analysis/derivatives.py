@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .._compile import jit
 from ._taylor import as_point
 
 Array = jax.Array
@@ -183,7 +184,7 @@ def check_derivatives(
             return value, reverse, jax.vmap(flat_fun)(shifted), second_order(flat_fun)(z)
 
         try:
-            value, reverse, values, hessian = jax.jit(batch)(flat, np.concatenate([plus, minus]))
+            value, reverse, values, hessian = jit(batch)(flat, np.concatenate([plus, minus]))
             break
         except TypeError as err:  # a custom_vjp function: no forward mode
             error = err
@@ -195,7 +196,7 @@ def check_derivatives(
 
     forward: np.ndarray | None = np.zeros(n)
     forward_error = ""
-    jvp = jax.jit(lambda z, v: jax.jvp(flat_fun, (z,), (v,))[1])
+    jvp = jit(lambda z, v: jax.jvp(flat_fun, (z,), (v,))[1])
     basis = np.eye(n, dtype=point.dtype)
     try:
         for i in range(n):  # one forward-mode pass per coordinate, on purpose

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._compile import jit
 from . import _style
 
 
@@ -204,7 +205,7 @@ def _flatten_batched(x: Any) -> np.ndarray:
 
 def evaluate(fun: Callable[[Any], Any], points: np.ndarray) -> np.ndarray:
     """f at each row of ``points`` [m, n] in one vmapped, jitted call (non-finite → NaN)."""
-    values = jax.jit(jax.vmap(fun))(jnp.asarray(points, dtype=jnp.float64))
+    values = jit(jax.vmap(fun))(jnp.asarray(points, dtype=jnp.float64))
     values = np.asarray(values, dtype=float).reshape(len(points))
     return np.where(np.isfinite(values), values, np.nan)
 

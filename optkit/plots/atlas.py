@@ -11,6 +11,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from .._compile import jit
 from . import _style
 from ._data import NO_LABELS, Labels, Point, grid, view_box
 from .contour import draw_field, draw_points, legend, lowest_in_view
@@ -23,7 +24,7 @@ LABEL_FONT = 7.5
 def hessian_eigen(fun: Callable[[Any], Any], xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues λ [m, n] (ascending) and unit eigenvectors [m, n, n] (columns) of ∇²f at
     each row of ``xs`` [m, n], in one vmapped call."""
-    hess = jax.jit(jax.vmap(jax.hessian(fun)))(jnp.asarray(xs, dtype=jnp.float64))
+    hess = jit(jax.vmap(jax.hessian(fun)))(jnp.asarray(xs, dtype=jnp.float64))
     hess = 0.5 * (hess + jnp.swapaxes(hess, 1, 2))
     lam, vec = jnp.linalg.eigh(hess)
     return np.asarray(lam), np.asarray(vec)

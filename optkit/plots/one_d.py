@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from matplotlib.figure import Figure
 
+from .._compile import jit
 from . import _style
 from ._data import NO_LABELS, Labels, Paths, Point, evaluate, view_box
 from .contour import legend, path_legend
@@ -34,7 +35,7 @@ def scan_critical_points(
     d1 = jax.vmap(jax.grad(f1))
     d2 = jax.vmap(jax.grad(jax.grad(f1)))
 
-    @jax.jit
+    @jit
     def refine(a: Any, b: Any) -> Any:
         def halve(_: int, ab: Any) -> Any:
             a, b = ab
@@ -46,7 +47,7 @@ def scan_critical_points(
         return 0.5 * (a + b)
 
     ts = np.linspace(lower, upper, num)
-    g = np.asarray(jax.jit(d1)(jnp.asarray(ts)))
+    g = np.asarray(jit(d1)(jnp.asarray(ts)))
     brackets = np.flatnonzero(g[:-1] * g[1:] < 0)
     roots = np.concatenate([ts[g == 0],
                             np.asarray(refine(jnp.asarray(ts[brackets]),
@@ -54,8 +55,8 @@ def scan_critical_points(
     if roots.size == 0:
         return []
     roots = np.sort(roots)
-    curvature = np.asarray(jax.jit(d2)(jnp.asarray(roots)))
-    scale = max(1.0, float(np.nanmax(np.abs(np.asarray(jax.jit(d2)(jnp.asarray(ts)))))))
+    curvature = np.asarray(jit(d2)(jnp.asarray(roots)))
+    scale = max(1.0, float(np.nanmax(np.abs(np.asarray(jit(d2)(jnp.asarray(ts)))))))
     values = evaluate(fun, roots[:, None])
     kinds = np.where(np.abs(curvature) <= 1e-6 * scale, "degenerate",
                      np.where(curvature > 0, "minimum", "maximum"))

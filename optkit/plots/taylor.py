@@ -6,13 +6,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from .._compile import jit
 from ..analysis._taylor import taylor
 from . import _style
 from ._data import Labels, evaluate, grid
@@ -25,7 +25,7 @@ def taylor_model(
     """q(x) = f(x₀) + ∇f(x₀)·(x − x₀) [+ ½ (x − x₀)ᵀ ∇²f(x₀) (x − x₀) when order = 2]: the
     model of :func:`optkit.taylor` (the one Taylor implementation), jitted for plotting grids."""
     model = taylor(fun, jnp.asarray(x0, dtype=jnp.float64), order=order)
-    return jax.jit(lambda x: model(x))  # the model holds arrays: not a hashable jit key
+    return jit(lambda x: model(x))  # the model holds arrays: not a hashable jit key
 
 
 def quadratic_model(x0: Any, value: float, gradient: Any, hessian: Any) -> Callable[[Any], Any]:
@@ -37,7 +37,7 @@ def quadratic_model(x0: Any, value: float, gradient: Any, hessian: Any) -> Calla
         d = jnp.asarray(x) - x0
         return value + g @ d + 0.5 * d @ h @ d
 
-    return jax.jit(model)
+    return jit(model)
 
 
 def taylor_figure(

@@ -42,6 +42,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from .. import _limits, storage
+from .._compile import jit
 from .._devices import compilation_cache, select_devices
 from ..config import (
     ConfigError,
@@ -863,7 +864,7 @@ def _add_eigenvectors(points: list[dict[str, Any]], resolved: Resolved, dtype: n
     if not points or resolved.problem.dim > SURFACE_MAX_DIM or _bounds(resolved.config):
         return  # (with bounds the full Hessian's axes are not the reduced problem's)
     xs = jnp.asarray(np.stack([np.ravel(p["x"]) for p in points]), dtype)
-    hess = jax.jit(jax.vmap(jax.hessian(_typed(resolved.flat_fun, dtype))))(xs)
+    hess = jit(jax.vmap(jax.hessian(_typed(resolved.flat_fun, dtype))))(xs)
     _, vectors = np.linalg.eigh(0.5 * (np.asarray(hess) + np.swapaxes(np.asarray(hess), 1, 2)))
     for point, vec in zip(points, vectors, strict=True):
         point["eigenvectors"] = vec

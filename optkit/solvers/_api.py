@@ -17,6 +17,7 @@ import numpy as np
 from jax import lax
 from jax.custom_batching import custom_vmap
 
+from .._compile import jit
 from .._pytree import as_start, flatten
 from .._sharding import shard_starts
 from ..analysis._classify import Kind
@@ -51,8 +52,8 @@ def flat_objective(fun: Callable[..., jax.Array], unravel: Callable[[jax.Array],
 
 
 @functools.partial(
-    jax.jit, static_argnames=("fun", "solver", "max_steps", "record", "classify", "unravel",
-                              "hessian", "callback", "rel_grad_tol")
+    jit, static_argnames=("fun", "solver", "max_steps", "record", "classify", "unravel",
+                          "hessian", "callback", "rel_grad_tol")
 )
 def _solve_jit(fun, solver, x0_flat, args, grad_tol, x_tol, f_tol, max_steps, record,
                classify, unravel, hessian, callback, rel_grad_tol=0.0):
@@ -246,7 +247,7 @@ def _implicit_solve(solve: Callable[[jax.Array, tuple[Any, ...]], Result],
     return run(flat, args)
 
 
-@functools.partial(jax.jit, static_argnames=("fun", "unravel", "treedef", "inexact", "dense"))
+@functools.partial(jit, static_argnames=("fun", "unravel", "treedef", "inexact", "dense"))
 def _tangents_jit(fun, unravel, treedef, inexact, dense, x, value, valid, theta, rest,
                   d_theta):
     # compiled once per function and shapes, not op by op under an eager jax.grad; only the
@@ -412,8 +413,8 @@ def _batch_program(fun: Callable[..., Any], solver: Solver, chunk: int | None,
         return minimize(fun, x0, solver, args=(*args, *batch_args), **dict(options))
 
     if chunk is None:
-        return jax.jit(jax.vmap(solve_one, in_axes=(0, None, 0)))
-    return jax.jit(lambda x0s, args, batch_args: jax.lax.map(
+        return jit(jax.vmap(solve_one, in_axes=(0, None, 0)))
+    return jit(lambda x0s, args, batch_args: jax.lax.map(
         lambda xb: solve_one(xb[0], args, xb[1]), (x0s, batch_args), batch_size=chunk))
 
 

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._compile import jit
 from .._linalg import norm
 from .._pytree import as_start, flatten
 from .._sharding import shard_starts
@@ -100,16 +101,16 @@ class BatchSolve:
         self._device = None if devices is None else list(devices)[0]
         # every carry leaf has the starts axis first: one sharding for all of them
         pinned: dict[str, Any] = {} if split is None else {"out_shardings": split}
-        self._start = jax.jit(jax.vmap(loop.start), **pinned)
-        self._advance = jax.jit(jax.vmap(loop.advance, in_axes=(0, None)), **(
+        self._start = jit(jax.vmap(loop.start), **pinned)
+        self._advance = jit(jax.vmap(loop.advance, in_axes=(0, None)), **(
             {} if split is None else {"in_shardings": (split, None), "out_shardings": split}))
         hessian = kw.get("hessian")
         hessian = flat0.size <= HESSIAN_MAX_SIZE if hessian is None else bool(hessian)
-        self._finish = jax.jit(jax.vmap(lambda c: with_hessian(loop.finish(c, classify, unravel),
+        self._finish = jit(jax.vmap(lambda c: with_hessian(loop.finish(c, classify, unravel),
                                                                loop.fun, hessian)),
                                **({} if split is None else {"in_shardings": (split,)}))
         # what the host needs between chunks: three numbers per start, not the carry
-        self._stats = jax.jit(lambda c: (c.status == RUNNING, c.state.f, jax.vmap(norm)(c.state.g)),
+        self._stats = jit(lambda c: (c.status == RUNNING, c.state.f, jax.vmap(norm)(c.state.g)),
                               **({} if split is None else {"in_shardings": (split,)}))
         self._carry_shape: Any = None
 

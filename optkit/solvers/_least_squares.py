@@ -70,6 +70,7 @@ import numpy as np
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
+from .._compile import jit
 from .._pytree import as_start, flatten
 from ._base import Array, FlatFun, Solver, StepInfo
 from ._driver import Loop
@@ -573,7 +574,7 @@ class LeastSquaresResult(Result):
 METHODS = ("gauss_newton", "levenberg_marquardt")
 
 
-@functools.partial(jax.jit, static_argnames=("residual", "solver", "max_steps", "record",
+@functools.partial(jit, static_argnames=("residual", "solver", "max_steps", "record",
                                              "classify", "unravel", "rel_grad_tol"))
 def _solve(residual: Callable[..., Any], solver: Solver, x0: Array, args: tuple[Any, ...],
            grad_tol: Array, x_tol: Array, f_tol: Array, max_steps: int, record: bool,

@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._compile import jit
+
 #: samples per axis of surface.npz: a 1-D curve, a 2-D grid
 CURVE_SAMPLES = 4001
 GRID_SAMPLES = 201
@@ -78,15 +80,15 @@ def surface_arrays(fun: Callable[[Any], Any], lower: np.ndarray, upper: np.ndarr
     lower, upper = np.asarray(lower, float), np.asarray(upper, float)
     width = upper - lower
     lo, hi = lower - SURFACE_REACH * width, upper + SURFACE_REACH * width
-    f = jax.jit(jax.vmap(fun))
+    f = jit(jax.vmap(fun))
     if lower.size == 1:
         xs = np.linspace(lo[0], hi[0], CURVE_SAMPLES)
 
         def f1(t: Any) -> Any:
             return fun(jnp.reshape(t, (1,)))
 
-        d1 = jax.jit(jax.vmap(jax.grad(f1)))
-        d2 = jax.jit(jax.vmap(jax.grad(jax.grad(f1))))
+        d1 = jit(jax.vmap(jax.grad(f1)))
+        d2 = jit(jax.vmap(jax.grad(jax.grad(f1))))
         return {"x": xs, "value": _finite(f(jnp.asarray(xs[:, None]))),
                 "derivative": _finite(d1(jnp.asarray(xs))),
                 "curvature": _finite(d2(jnp.asarray(xs)))}

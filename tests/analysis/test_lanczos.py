@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -128,27 +130,35 @@ def _block_rosenbrock(x):
     return jnp.sum(100.0 * (b - a**2) ** 2 + (1.0 - a) ** 2)
 
 
-@pytest.mark.parametrize("name, fun, x, eigenvalues", [
+def _three_identity(x):
+    return 1.5 * jnp.sum(x**2)
+
+
+@functools.partial(jax.jit, static_argnames="fun")
+def _ritz_and_kind(fun, x, minimiser):
+    """Ritz values of both runs at x, and classify's kind and index at the minimiser."""
+    (_, g), linear = jax.linearize(jax.value_and_grad(fun), x)
+    cp = classify(fun, minimiser, grad_tol=1e-8)
+    return krylov_spectrum(lambda v: linear(v)[1], g).ritz, cp.kind_code, cp.index
+
+
+@pytest.mark.parametrize("fun, x, minimiser, eigenvalues", [
     # H = 3I: the Krylov space of any start is one-dimensional, so every step breaks down
-    # (run A starts from ∇f ≠ 0 here)
-    ("3I", lambda x: 1.5 * jnp.sum(x**2), jnp.linspace(-1.0, 1.0, 130), (3.0, 3.0)),
+    # (run A starts from ∇f ≠ 0 here; at the minimiser 0 from a pseudo-random vector)
+    (_three_identity, jnp.linspace(-1.0, 1.0, 130), jnp.zeros(130), (3.0, 3.0)),
     # ∇²f at the minimiser is 150 copies of [[802, −400], [−400, 200]]: two distinct
     # eigenvalues, so each run breaks down after two steps and restarts
-    ("rosenbrock blocks", _block_rosenbrock, jnp.ones(300),
+    (_block_rosenbrock, jnp.ones(300), jnp.ones(300),
      (501.0 - np.sqrt(301.0**2 + 400.0**2), 501.0 + np.sqrt(301.0**2 + 400.0**2))),
-])
-def test_breakdown_restarts_keep_the_ritz_values_exact(name, fun, x, eigenvalues):
-    (_, g), linear = jax.linearize(jax.value_and_grad(fun), x)
-    k = jax.jit(lambda g: krylov_spectrum(lambda v: linear(v)[1], g))(g)
+], ids=["3I", "rosenbrock-blocks"])
+def test_breakdown_restarts_keep_the_ritz_values_exact(fun, x, minimiser, eigenvalues):
+    ritz_values, kind_code, index = _ritz_and_kind(fun, x, minimiser)
     lam_min, lam_max = eigenvalues
     # every Ritz value is one of H's eigenvalues (the blocks are invariant subspaces), and
     # both extremes are found
-    theta = np.asarray(k.ritz)
+    theta = np.asarray(ritz_values)
     assert np.all(np.isfinite(theta))
     nearest = np.minimum(np.abs(theta - lam_min), np.abs(theta - lam_max))
     assert np.max(nearest) <= 1e-9 * lam_max, theta
     np.testing.assert_allclose([theta[0], theta[-1]], [lam_min, lam_max], rtol=1e-12)
-    # and at the minimiser (x = 0 for 3I: run A then starts from a pseudo-random vector)
-    minimiser = jnp.where(name == "3I", 0.0, x)
-    cp = classify(fun, minimiser, grad_tol=1e-8)
-    assert cp.kind == "minimum" and int(cp.index) == 0
+    assert optkit.Kind(int(kind_code)).label == "minimum" and int(index) == 0
