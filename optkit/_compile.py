@@ -100,3 +100,27 @@ def jit(fun: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
     if fun is None:
         return functools.partial(jit, **kwargs)
     return _LazyJit(fun, kwargs)
+
+
+def static_callable(fun: Callable[..., Any]) -> Callable[..., Any]:
+    """``fun`` as a static jit argument: a hashable callable as it is, an unhashable one keyed
+    by identity (the same object reuses its program; a new one compiles)."""
+    try:
+        hash(fun)
+    except TypeError:
+        return _HashById(fun)
+    return fun
+
+
+class _HashById:
+    def __init__(self, fun: Callable[..., Any]) -> None:
+        self.fun = fun
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fun(*args)
+
+    def __hash__(self) -> int:
+        return id(self.fun)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _HashById) and other.fun is self.fun

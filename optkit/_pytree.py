@@ -74,3 +74,22 @@ def unravel_like(template: Any, flat: Any) -> Any:
         pieces.append(flat[offset:offset + size].reshape(shape))
         offset += size
     return jax.tree_util.tree_unflatten(treedef, pieces)
+
+
+class Unraveller:
+    """A hashable stand-in for ``unravel`` (a static jit argument), equal for every pytree of
+    the same structure, shapes and dtypes, so a compiled program is reused per shape."""
+
+    def __init__(self, unravel: Callable[[Array], Any], x0: Any) -> None:
+        self.unravel = unravel
+        leaves, self.treedef = jax.tree_util.tree_flatten(x0)
+        self.key = (self.treedef, tuple((jnp.shape(l), jnp.result_type(l)) for l in leaves))
+
+    def __call__(self, flat: Array) -> Any:
+        return self.unravel(flat)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Unraveller) and self.key == other.key

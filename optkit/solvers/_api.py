@@ -17,8 +17,8 @@ import numpy as np
 from jax import lax
 from jax.custom_batching import custom_vmap
 
-from .._compile import jit
-from .._pytree import as_start, flatten
+from .._compile import jit, static_callable
+from .._pytree import Unraveller, as_start, flatten
 from .._sharding import shard_starts
 from ..analysis._classify import Kind
 from . import _implicit, _validation
@@ -72,24 +72,6 @@ def with_hessian(result: Result, objective: Callable[[jax.Array], jax.Array],
         return result
     flat, _ = flatten(result.x)
     return dataclasses.replace(result, hessian=jax.hessian(objective)(flat))
-
-
-class _Unraveller:
-    """Hashable stand-in for ``unravel`` so the jitted solve can be cached per pytree shape."""
-
-    def __init__(self, unravel: Callable[[jax.Array], Any], x0: Any) -> None:
-        self.unravel = unravel
-        leaves, self.treedef = jax.tree_util.tree_flatten(x0)
-        self.key = (self.treedef, tuple((jnp.shape(l), jnp.result_type(l)) for l in leaves))
-
-    def __call__(self, flat: jax.Array) -> Any:
-        return self.unravel(flat)
-
-    def __hash__(self) -> int:
-        return hash(self.key)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Unraveller) and self.key == other.key
 
 
 def minimize(
@@ -174,8 +156,8 @@ def minimize(
     grad_tol, max_steps, classify = _defaults(method, flat, grad_tol, max_steps, classify)
     _validation.check_solve(x_tol, f_tol, record, max_steps, flat, rel_grad_tol)
     rel_grad_tol = float(rel_grad_tol)
-    unraveller = _Unraveller(unravel, x0)
-    reporter = None if callback is None else _Reporter(_hashable(callback),
+    unraveller = Unraveller(unravel, x0)
+    reporter = None if callback is None else _Reporter(static_callable(callback),
                                                        _every(callback_every), unraveller)
     hessian = flat.size <= HESSIAN_MAX_SIZE if hessian is None else bool(hessian)
 
@@ -191,7 +173,7 @@ def minimize(
                                  reporter, rel_grad_tol=rel_grad_tol).compile())
         return call if isinstance(call, Result) else call(flat, args, grad_tol, x_tol, f_tol)
 
-    fun_h = _hashable(fun)
+    fun_h = static_callable(fun)
 
     if _is_traced((flat, args)):
         # the solution does not depend on x0 (within its basin): no derivative flows to it
@@ -209,7 +191,7 @@ def minimize(
 
 
 def _implicit_solve(solve: Callable[[jax.Array, tuple[Any, ...]], Result],
-                    fun: Callable[..., Any], unravel: _Unraveller, flat: jax.Array,
+                    fun: Callable[..., Any], unravel: Unraveller, flat: jax.Array,
                     args: tuple[Any, ...], box: Any = None) -> Result:
     """``solve(flat, args)`` with the implicit function theorem as its derivative rule: the
     loop itself is never differentiated (under ``jax.grad`` outside jit it runs the same
@@ -293,7 +275,7 @@ class _Reporter:
     leading axis) instead of one per start.
     """
 
-    def __init__(self, callback: Callable[..., Any], every: int, unravel: _Unraveller) -> None:
+    def __init__(self, callback: Callable[..., Any], every: int, unravel: Unraveller) -> None:
         self.callback, self.every, self.unravel = callback, every, unravel
 
     def __hash__(self) -> int:
@@ -362,29 +344,6 @@ def _defaults(method: str | Solver, flat: jax.Array, grad_tol: float | None,
         classify = True
     grad_tol, max_steps = _validation.check_stop(grad_tol, max_steps, flat.dtype)
     return grad_tol, int(max_steps), bool(classify)
-
-
-def _hashable(fun: Callable[..., Any]) -> Callable[..., Any]:
-    """``fun`` as a static jit argument: unhashable callables are keyed by identity."""
-    try:
-        hash(fun)
-    except TypeError:
-        return _HashById(fun)
-    return fun
-
-
-class _HashById:
-    def __init__(self, fun: Callable[..., Any]) -> None:
-        self.fun = fun
-
-    def __call__(self, *args: Any) -> Any:
-        return self.fun(*args)
-
-    def __hash__(self) -> int:
-        return id(self.fun)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _HashById) and other.fun is self.fun
 
 
 def newton(fun: Callable[[Any], jax.Array], x0: Any, **kw: Any) -> Result:
@@ -460,7 +419,7 @@ def minimize_batch(
               bounded(method, bounds, jax.tree_util.tree_map(lambda a: a[0], x0s), **options))
     _validation.check_batch(x0s, kw)
     if kw.get("callback") is not None:
-        kw["callback"] = _hashable(kw["callback"])
+        kw["callback"] = static_callable(kw["callback"])
     args, batch_args = as_args(args), as_args(batch_args)
     starts = jax.tree_util.tree_leaves(x0s)[0].shape[0]
     for leaf in jax.tree_util.tree_leaves(batch_args):
@@ -469,7 +428,7 @@ def minimize_batch(
                              f"({starts}), got shape {jnp.shape(leaf)}")
     (x0s, batch_args), n, _ = shard_starts((x0s, batch_args), devices)
     chunk = _chunk_size(chunk_size, n)
-    result = _batch_program(_hashable(fun), solver, chunk, tuple(sorted(kw.items())))(
+    result = _batch_program(static_callable(fun), solver, chunk, tuple(sorted(kw.items())))(
         x0s, args, batch_args)
     if jax.tree_util.tree_leaves(x0s)[0].shape[0] != n:
         result = jax.tree_util.tree_map(lambda a: a[:n], result)

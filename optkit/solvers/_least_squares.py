@@ -70,8 +70,8 @@ import numpy as np
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
-from .._compile import jit
-from .._pytree import as_start, flatten
+from .._compile import jit, static_callable
+from .._pytree import Unraveller, as_start, flatten
 from ._base import Array, FlatFun, Solver, StepInfo
 from ._driver import Loop
 from ._result import Result
@@ -635,7 +635,7 @@ def least_squares(
         in docs/statuses.md) plus ``residual``, ``num_residual_evals`` and
         ``num_jacobian_evals``. Works under ``jax.vmap`` (over starts or over ``args``).
     """
-    from ._api import OptimizationError, _defaults, _hashable, _Unraveller
+    from ._api import OptimizationError, _defaults
     from ._registry import make_solver
     from ._validation import check_solve
 
@@ -649,8 +649,8 @@ def least_squares(
     grad_tol, max_steps, classify = _defaults(method, flat, grad_tol, max_steps, classify)
     check_solve(x_tol, f_tol, record, max_steps, flat, rel_grad_tol)
     rel_grad_tol = float(rel_grad_tol)
-    result = _solve(_hashable(residual), solver, flat, args, grad_tol, x_tol, f_tol, max_steps,
-                    bool(record), classify, _Unraveller(unravel, x0),
+    result = _solve(static_callable(residual), solver, flat, args, grad_tol, x_tol, f_tol,
+                    max_steps, bool(record), classify, Unraveller(unravel, x0),
                     rel_grad_tol=rel_grad_tol)
     if (throw and not isinstance(result.status_code, jax.core.Tracer)
             and np.any(np.asarray(result.status_code) != Status.CONVERGED)):

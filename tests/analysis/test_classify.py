@@ -11,8 +11,9 @@ import optkit
 from optkit import Kind
 from tests.helpers import himmelblau, himmelblau_hessian, himmelblau_points
 
-# one compiled program per function (classify is traceable; the function is static)
-classify = jax.jit(optkit.classify, static_argnums=0)
+# classify compiles one program per function and shape itself (tests below also run it under
+# the user's jax.jit and jax.vmap)
+classify = optkit.classify
 
 
 def bowl(x):
@@ -231,3 +232,21 @@ def test_exactly_zero_derivatives_are_told_apart_by_probing_f():
     # a constant f (the linear problem with β = 0): critical everywhere, isolated nowhere
     constant = optkit.problems.get("linear", beta=[0.0, 0.0])
     assert classify(constant.fun, jnp.array([0.3, -0.2])).kind == "flat"
+
+
+def test_classify_compiles_once_per_function_and_shape():
+    from optkit.analysis._classify import _classify_jit
+
+    first = classify(monkey_saddle, jnp.array([0.0, 0.0]))
+    before = _classify_jit._cache_size()
+    # another point, given as a list: the same program
+    again = classify(monkey_saddle, [0.5, -0.25])
+    assert _classify_jit._cache_size() == before
+    assert first.kind == "degenerate" and again.kind == "not_critical"
+    # ∇f(0.5, −0.25) = (3x² − 3y², −6xy) = (0.5625, 0.75)
+    np.testing.assert_allclose(again.grad_norm, np.hypot(0.5625, 0.75), rtol=1e-14)
+    # a tolerance is data: the first one given adds a program, other values reuse it
+    loose = classify(monkey_saddle, [0.5, -0.25], grad_tol=1.0)
+    classify(monkey_saddle, [0.5, -0.25], grad_tol=2.0)
+    assert _classify_jit._cache_size() == before + 1
+    assert loose.kind != "not_critical"
