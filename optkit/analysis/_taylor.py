@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .._compile import jit
+from .._compile import jit, static_callable
 
 Array = jax.Array
 
@@ -98,7 +98,13 @@ class TaylorModel:
         """
         structure = jax.tree_util.tree_structure(self.x0)
         if isinstance(self.x0, jax.Array):  # nested lists or a list of arrays: one array
-            points = jnp.asarray(points, self.x0.dtype)
+            try:
+                points = jnp.asarray(points, self.x0.dtype)
+            except (TypeError, ValueError):
+                raise ValueError(f"taylor: compare takes a point shaped like x0 (an array of "
+                                 f"shape {self.x0.shape}), a list of them, or a batch with a "
+                                 f"leading axis; got {type(points).__name__} that is not "
+                                 f"an array of numbers") from None
         elif (isinstance(points, list | tuple) and points
                 and jax.tree_util.tree_structure(points) != structure
                 and all(jax.tree_util.tree_structure(p) == structure for p in points)):
@@ -108,13 +114,33 @@ class TaylorModel:
         if shapes == [np.shape(p) for p in jax.tree_util.tree_leaves(self.x0)]:
             points = jax.tree_util.tree_map(lambda p: p[None], points)
 
-        def one(x: Any) -> tuple[Array, Array, Array]:
-            return self(x), self.fun(x), jnp.linalg.norm(self._delta(x))
-
-        model, true, distance = jit(jax.vmap(one))(points)
+        points = jax.tree_util.tree_map(_as_float, points)
+        leaves = jax.tree_util.tree_leaves(points)
+        # the structure and size checks of __call__, once (every point is shaped alike)
+        if not leaves or any(np.ndim(leaf) == 0 for leaf in leaves):
+            raise ValueError(f"taylor: compare takes a point shaped like x0 ({structure}), a "
+                             f"list of them, or a batch with a leading axis; got "
+                             f"{jax.tree_util.tree_structure(points)} with scalar leaves")
+        if leaves[0].shape[0]:
+            self._delta(jax.tree_util.tree_map(lambda p: p[0], points))
+        model, true, distance = _compare(static_callable(self.fun), self.value,
+                                         self._flat_grad, self.hessian, self._flat_x0, points)
         model, true = np.asarray(model), np.asarray(true)
         return TaylorComparison(self.order, points, np.asarray(distance), model, true,
                                 np.abs(true - model))
+
+
+@partial(jit, static_argnames=("fun",))
+def _compare(fun: Callable[[Any], Array], value: Array, grad: Array, hessian: Array | None,
+             flat_x0: Array, points: Any) -> tuple[Array, Array, Array]:
+    """Model, f and ‖x − x₀‖ at each point of the batch: one program per function and
+    shapes, so comparing again at other points (or another model of f) does not recompile."""
+
+    def one(x: Any) -> tuple[Array, Array, Array]:
+        delta = ravel_pytree(x)[0] - flat_x0
+        return _model_value(value, grad, hessian, delta), fun(x), jnp.linalg.norm(delta)
+
+    return jax.vmap(one)(points)
 
 
 @jit

@@ -124,3 +124,22 @@ def test_point_of_the_wrong_shape():
         model(jnp.zeros(3))
     with pytest.raises(ValueError, match="structure"):
         taylor(lambda p: p["a"] ** 2, {"a": 1.0})({"b": 1.0})
+
+
+def test_compare_compiles_once_per_function_and_shapes():
+    from optkit.analysis._taylor import _compare
+
+    def cubic(x):
+        return x[0] ** 3 + x[0] * x[1]
+
+    model = optkit.taylor(cubic, jnp.array([1.0, 2.0]), order=2)
+    model.compare([[1.1, 2.0], [1.0, 2.1]])
+    before = _compare._cache_size()
+    # other points of the same batch size, and another model of the same f: no new program
+    again = model.compare([[0.9, 2.0], [1.0, 1.8]])
+    optkit.taylor(cubic, jnp.array([0.0, 1.0]), order=2).compare([[0.1, 1.0], [0.0, 1.2]])
+    assert _compare._cache_size() == before
+    # f − m₂ at x₀ + δ is the cubic remainder δ₀³ (the x₀x₁ term is quadratic)
+    np.testing.assert_allclose(again.error, [1e-3, 0.0], atol=1e-15)
+    with pytest.raises(ValueError, match="compare takes a point shaped like x0"):
+        model.compare([{"a": 1.0}])
