@@ -18,6 +18,7 @@ reverse) is checked for symmetry, ‖H − Hᵀ‖_max.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .._compile import jit
+from .._compile import jit, static_callable
+from .._pytree import Unraveller
 from ._taylor import as_point
 
 Array = jax.Array
@@ -162,12 +164,7 @@ def check_derivatives(
     n = flat.size
     machine_eps = float(jnp.finfo(flat.dtype).eps)
 
-    def flat_fun(z: Array) -> Array:
-        value = jnp.asarray(fun(unravel(z)))
-        if value.size != 1:
-            raise ValueError(f"check_derivatives: fun must return a scalar, got shape "
-                             f"{value.shape}")
-        return value.reshape(())
+    fun_h, unravel_h = static_callable(fun), Unraveller(unravel, x)
 
     passes = {"reverse": 0, "forward": 0, "finite_difference": 0}
     point = np.asarray(flat)
@@ -178,13 +175,10 @@ def check_derivatives(
 
     # one compiled program for the reverse pass, the 2n shifted evaluations and the Hessian
     # (forward over reverse; reverse over reverse where there is no forward mode)
-    for second_order in (jax.hessian, lambda g: jax.jacrev(jax.grad(g))):
-        def batch(z: Array, shifted: Array, second_order: Callable = second_order) -> tuple:
-            value, reverse = jax.value_and_grad(flat_fun)(z)
-            return value, reverse, jax.vmap(flat_fun)(shifted), second_order(flat_fun)(z)
-
+    for forward_mode in (True, False):
         try:
-            value, reverse, values, hessian = jit(batch)(flat, np.concatenate([plus, minus]))
+            value, reverse, values, hessian = _reverse_shifted_hessian(
+                fun_h, unravel_h, forward_mode, flat, np.concatenate([plus, minus]))
             break
         except TypeError as err:  # a custom_vjp function: no forward mode
             error = err
@@ -196,11 +190,10 @@ def check_derivatives(
 
     forward: np.ndarray | None = np.zeros(n)
     forward_error = ""
-    jvp = jit(lambda z, v: jax.jvp(flat_fun, (z,), (v,))[1])
     basis = np.eye(n, dtype=point.dtype)
     try:
         for i in range(n):  # one forward-mode pass per coordinate, on purpose
-            forward[i] = float(jvp(flat, basis[i]))
+            forward[i] = float(_directional(fun_h, unravel_h, flat, basis[i]))
             passes["forward"] += 1
     except TypeError as err:  # custom_vjp functions have no forward mode
         forward, forward_error = None, str(err).splitlines()[0]
@@ -214,3 +207,33 @@ def check_derivatives(
         fd_tol=100 * machine_eps ** (2.0 / 3.0) * max(scale, abs(float(value))),
         forward_error=forward_error,
     )
+
+
+def _scalar_of_flat(fun: Callable[[Any], Any], unravel: Unraveller) -> Callable[[Array], Array]:
+    def flat_fun(z: Array) -> Array:
+        value = jnp.asarray(fun(unravel(z)))
+        if value.size != 1:
+            raise ValueError(f"check_derivatives: fun must return a scalar, got shape "
+                             f"{value.shape}")
+        return value.reshape(())
+
+    return flat_fun
+
+
+# one compiled program per function and shapes for each of these, so checking again at
+# another point does not recompile
+@functools.partial(jit, static_argnames=("fun", "unravel", "forward_mode"))
+def _reverse_shifted_hessian(fun: Callable[[Any], Any], unravel: Unraveller,
+                             forward_mode: bool, z: Array, shifted: Array) -> tuple:
+    """f and ∇f (reverse mode) at z, f at each row of ``shifted``, and ∇²f at z (forward over
+    reverse; reverse over reverse where f has no forward mode, e.g. a custom_vjp)."""
+    flat_fun = _scalar_of_flat(fun, unravel)
+    value, reverse = jax.value_and_grad(flat_fun)(z)
+    second_order = jax.hessian if forward_mode else (lambda g: jax.jacrev(jax.grad(g)))
+    return value, reverse, jax.vmap(flat_fun)(shifted), second_order(flat_fun)(z)
+
+
+@functools.partial(jit, static_argnames=("fun", "unravel"))
+def _directional(fun: Callable[[Any], Any], unravel: Unraveller, z: Array, v: Array) -> Array:
+    """∇f(z)·v by one forward-mode pass."""
+    return jax.jvp(_scalar_of_flat(fun, unravel), (z,), (v,))[1]

@@ -133,3 +133,19 @@ def test_bad_input():
         check_derivatives(lambda v: v**2, np.ones(3))
     with pytest.raises(ValueError, match="no entries"):
         check_derivatives(lambda v: 0.0, {})
+
+
+def test_checking_again_at_another_point_does_not_recompile():
+    from optkit.analysis.derivatives import _directional, _reverse_shifted_hessian
+
+    def cubic(x):
+        return x[0] ** 3 + x[0] * x[1] ** 2
+
+    check_derivatives(cubic, jnp.array([0.5, -1.0]))
+    sizes = (_reverse_shifted_hessian._cache_size(), _directional._cache_size())
+    report = check_derivatives(cubic, [2.0, 3.0])
+    assert (_reverse_shifted_hessian._cache_size(), _directional._cache_size()) == sizes
+    # ∇f = (3x₀² + x₁², 2x₀x₁) = (21, 12); ∇²f = [[6x₀, 2x₁], [2x₁, 2x₀]]
+    np.testing.assert_allclose(report.reverse, [21.0, 12.0], rtol=1e-15)
+    np.testing.assert_allclose(report.forward, [21.0, 12.0], rtol=1e-15)
+    np.testing.assert_allclose(report.hessian, [[12.0, 6.0], [6.0, 4.0]], rtol=1e-15)
