@@ -109,12 +109,10 @@ class TaylorModel:
                 and jax.tree_util.tree_structure(points) != structure
                 and all(jax.tree_util.tree_structure(p) == structure for p in points)):
             points = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *points)
-        points = jax.tree_util.tree_map(jnp.asarray, points)
+        points = jax.tree_util.tree_map(_as_float, points)
         shapes = [np.shape(p) for p in jax.tree_util.tree_leaves(points)]
         if shapes == [np.shape(p) for p in jax.tree_util.tree_leaves(self.x0)]:
             points = jax.tree_util.tree_map(lambda p: p[None], points)
-
-        points = jax.tree_util.tree_map(_as_float, points)
         leaves = jax.tree_util.tree_leaves(points)
         # the structure and size checks of __call__, once (every point is shaped alike)
         if not leaves or any(np.ndim(leaf) == 0 for leaf in leaves):

@@ -176,16 +176,16 @@ def check_derivatives(
     point = np.asarray(flat)
     rel_step = machine_eps ** (1.0 / 3.0) if eps is None else float(eps)
     h = (rel_step * np.maximum(1.0, np.abs(point))).astype(point.dtype)
-    shifts = [point + sign * step * np.diag(h) for step in (1, 2) for sign in (1, -1)]
-    # (x + h) − (x − h) as represented after rounding, for each step
-    spacings = [np.diagonal(shifts[k] - shifts[k + 1]) for k in (0, 2)]
+    # the points x ± hᵢeᵢ and x ± 2hᵢeᵢ (the second pair estimates the first's truncation error)
+    pairs = [(point + np.diag(step), point - np.diag(step)) for step in (h, 2 * h)]
 
     # one compiled program for the reverse pass, the 4n shifted evaluations and the Hessian
     # (forward over reverse; reverse over reverse where there is no forward mode)
     for forward_mode in (True, False):
         try:
             value, reverse, values, hessian = _reverse_shifted_hessian(
-                fun_h, unravel_h, forward_mode, flat, np.concatenate(shifts))
+                fun_h, unravel_h, forward_mode, flat,
+                np.concatenate([rows for pair in pairs for rows in pair]))
             break
         except TypeError as err:  # a custom_vjp function: no forward mode
             error = err
@@ -193,9 +193,9 @@ def check_derivatives(
         raise error
     passes["reverse"] += 1
     passes["finite_difference"] += 4 * n
-    values = np.asarray(values).reshape(4, n)
-    fd, fd_double = ((values[k] - values[k + 1]) / spacing
-                     for k, spacing in zip((0, 2), spacings, strict=True))
+    # each quotient divides by (x + h) − (x − h) as represented after rounding
+    fd, fd_double = ((up - down) / np.diagonal(plus - minus) for (up, down), (plus, minus)
+                     in zip(np.asarray(values).reshape(2, 2, n), pairs, strict=True))
     truncation = float(np.max(np.abs(fd_double - fd), initial=0.0))
 
     forward: np.ndarray | None = np.zeros(n)
