@@ -162,3 +162,12 @@ def test_large_third_derivatives_are_not_reported_as_wrong_gradients():
     np.testing.assert_allclose(report.finite_difference[0], h**2 * 2400.0 / 6.0, rtol=1e-3)
     assert report.max_reverse_fd > 100 * np.finfo(np.float64).eps ** (2.0 / 3.0)
     assert report.ok
+
+
+def test_a_shifted_point_outside_the_domain_keeps_the_tolerance_a_number():
+    # log at 1e-7: x − h < 0, so the central difference of coordinate 0 is NaN and fails;
+    # coordinate 1 (x = 1) still has its truncation estimate
+    report = check_derivatives(lambda x: jnp.sum(jnp.log(x)), jnp.array([1e-7, 1.0]))
+    assert np.isnan(report.finite_difference[0]) and np.isfinite(report.fd_tol)
+    np.testing.assert_allclose(report.finite_difference[1], 1.0, rtol=1e-9)
+    assert not report.ok and "DERIVATIVES DISAGREE" in str(report)
