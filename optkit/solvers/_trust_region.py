@@ -101,13 +101,10 @@ class TrustRegion(Solver):
     direction_field = "p"
     failure_status = Status.SMALL_STEP
 
-    def _at(self, fun: FlatFun, x: Array, f: Array, g: Array, radius: Array) -> TrustRegionState:
+    def _factorised(self, fun: FlatFun, x: Array) -> tuple[Array, Array]:
+        """Eigenvalues (ascending) and eigenvectors of the symmetrised ∇²f(x)."""
         hess = jax.hessian(fun)(x)
-        lam, vecs = symmetric_eigh(0.5 * (hess + hess.T))
-        p, predicted, boundary = solve_subproblem(lam, vecs, g, radius)
-        negative = lam[0] < -eigenvalue_tol(lam, jnp.linalg.norm(g))
-        return TrustRegionState(x, f, g, lam, vecs, radius, p, predicted, boundary, negative,
-                                jnp.asarray(True))
+        return symmetric_eigh(0.5 * (hess + hess.T))
 
     evaluates_start_in_loop = True
 
@@ -147,16 +144,20 @@ class TrustRegion(Solver):
         radius = jnp.where(jnp.isfinite(f_trial), radius, 0.25 * step_norm)
         radius = jnp.where(start, state.radius, radius)
 
-        def accept(_: None) -> TrustRegionState:
-            return self._at(fun, x_trial, f_trial, g_trial, radius)
+        # the branch only chooses the model's centre (a new Hessian after an accepted trial,
+        # the kept factorisation after a rejected one); the subproblem for the new radius is
+        # solved once, after it, so the program holds one copy of its Newton iteration
+        def accept(_: None) -> tuple[Array, ...]:
+            return (x_trial, f_trial, g_trial, *self._factorised(fun, x_trial))
 
-        def reject(_: None) -> TrustRegionState:
-            p, predicted, boundary = solve_subproblem(
-                state.eigenvalues, state.eigenvectors, state.g, radius
-            )
-            return state._replace(radius=radius, p=p, predicted=predicted, boundary=boundary)
+        def reject(_: None) -> tuple[Array, ...]:
+            return state.x, state.f, state.g, state.eigenvalues, state.eigenvectors
 
-        new_state = lax.cond(accepted, accept, reject, None)
+        x, f, g, lam, vecs = lax.cond(accepted, accept, reject, None)
+        p, predicted, boundary = solve_subproblem(lam, vecs, g, radius)
+        negative = lam[0] < -eigenvalue_tol(lam, jnp.linalg.norm(g))
+        new_state = TrustRegionState(x, f, g, lam, vecs, radius, p, predicted, boundary,
+                                     negative, jnp.asarray(True))
         # written so that a NaN radius counts as failure too
         failed = ~accepted & ~(radius > eps * (1 + jnp.linalg.norm(state.x)))
         zero = jnp.zeros_like(rho)
