@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 from typing import Any, ClassVar, NamedTuple
 
 import jax
@@ -81,6 +82,24 @@ class DescentState(NamedTuple):
     descent_state: Any
 
 
+def _direction(descent: Descent, fun: FlatFun, x: Array, g: Array, state: Any) -> Direction:
+    """``descent.direction(fun, x, g, state)``, traced once per solve program: ``init`` needs
+    its shapes and the loop body its values, and as a nested jit (a hashable descent and f)
+    both uses share one trace of it, f's derivatives included (the compiled program is the
+    same: XLA inlines the call)."""
+    try:
+        hash((descent, fun))
+    except TypeError:
+        return descent.direction(fun, x, g, state)
+    return _direction_jit(descent, fun, x, g, state)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _direction_jit(descent: Descent, fun: FlatFun, x: Array, g: Array, state: Any
+                   ) -> Direction:
+    return descent.direction(fun, x, g, state)
+
+
 class LineSearchSolver(Solver):
     """A :class:`Descent` with a line search folded into the driver's loop.
 
@@ -104,7 +123,7 @@ class LineSearchSolver(Solver):
         return self.descent.aux_names
 
     def _at(self, fun: FlatFun, x: Array, f: Array, g: Array, t: Array, dstate: Any):
-        direction = self.descent.direction(fun, x, g, dstate)
+        direction = _direction(self.descent, fun, x, g, dstate)
         return DescentState(
             x=x, f=f, g=g, grad_norm=norm(g), d=direction.d,
             slope=dot(g, direction.d), curvature=direction.curvature, t=t,
@@ -121,7 +140,7 @@ class LineSearchSolver(Solver):
         zero = jnp.zeros((), x.dtype)
         g = jnp.zeros_like(x)
         direction = jax.eval_shape(
-            lambda: self.descent.direction(fun, x, g, self.descent.init(x, g)))
+            lambda: _direction(self.descent, fun, x, g, self.descent.init(x, g)))
         placeholder = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), direction)
         return DescentState(
             x=x, f=jnp.full((), jnp.nan, x.dtype), g=g, grad_norm=zero,
