@@ -1,6 +1,7 @@
 """Helpers shared by the test modules (import them as ``from tests.helpers import ...``).
 
-Test functions with their critical points in closed form, and the repository's paths.
+Test functions with their critical points in closed form, the repository's paths, and the
+``jit`` the tests compile their own programs with.
 
 The critical points of Himmelblau's function have no closed form; they are refined here by
 Newton's method on the hand-written gradient and Hessian (numpy only, independent of optkit)
@@ -19,6 +20,14 @@ import jax.numpy as jnp
 import numpy as np
 
 import optkit  # noqa: F401  (enables float64 before any array below is made)
+from optkit._compile import jit as _optkit_jit
+
+#: ``jax.jit`` with the compiler options optkit's own programs use (``optkit/_compile.py``:
+#: XLA:CPU's classic emitters, half the compile time). Tests compile their checks with it;
+#: tests whose subject is optkit inside a user's ``jax.jit`` (test_compile, the LAPACK order
+#: of user-compiled programs, errors raised under a user's jit) keep ``jax.jit``. Numerics do
+#: not depend on the choice beyond the last bits.
+jit = _optkit_jit
 
 #: the repository root, and the folders the tests read from it
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,10 +9,10 @@ import pytest
 
 import optkit
 from optkit import Kind
-from tests.helpers import himmelblau, himmelblau_hessian, himmelblau_points
+from tests.helpers import himmelblau, himmelblau_hessian, himmelblau_points, jit
 
 # classify compiles one program per function and shape itself (tests below also run it under
-# the user's jax.jit and jax.vmap)
+# a jit and jax.vmap)
 classify = optkit.classify
 
 
@@ -103,7 +103,7 @@ def test_eigenvalues_and_gradient_match_closed_form():
 def test_himmelblau_critical_points_vmapped():
     pts = himmelblau_points()
     points = np.concatenate([pts["minimum"], pts["saddle"], pts["maximum"]])
-    cps = jax.jit(jax.vmap(lambda p: optkit.classify(himmelblau, p)))(jnp.asarray(points))
+    cps = jit(jax.vmap(lambda p: optkit.classify(himmelblau, p)))(jnp.asarray(points))
     expected = [Kind.MINIMUM] * 4 + [Kind.SADDLE] * 4 + [Kind.MAXIMUM]
     np.testing.assert_array_equal(cps.kind_code, expected)
     np.testing.assert_array_equal(cps.kind, [Kind(k).label for k in expected])
@@ -184,7 +184,7 @@ def test_gaussian_bump_tail_is_flat_and_its_critical_points_are_not():
     # ‖∇f‖ ≤ 2r²e^(−r²) ≈ 1e-10 and Newton marches outwards: flat, never a critical point
     angles = np.linspace(0.1, 2 * np.pi, 7, endpoint=False)
     tail = 5.2 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    cps = jax.jit(jax.vmap(lambda p: optkit.classify(gaussian_bump, p, grad_tol=1e-9)))(
+    cps = jit(jax.vmap(lambda p: optkit.classify(gaussian_bump, p, grad_tol=1e-9)))(
         jnp.asarray(tail))
     assert np.all(np.asarray(cps.grad_norm) <= 1e-9)
     assert list(cps.kind) == ["flat"] * len(angles)

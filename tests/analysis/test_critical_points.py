@@ -15,7 +15,6 @@ import functools
 import itertools
 import warnings
 
-import jax
 import jax.numpy as jnp
 import mpmath
 import numpy as np
@@ -25,6 +24,7 @@ import sympy as sp
 import optkit  # noqa: F401  (turns on float64)
 from optkit.analysis._classify import Kind, classify
 from optkit.analysis.critical_points import _search, find_critical_points, scrambled_halton
+from tests.helpers import jit
 
 x, y, z = sp.symbols("x y z", real=True)
 
@@ -321,7 +321,7 @@ def test_degenerate_points_are_degenerate_by_classify_too():
     """The polished points pass classify's own default test (the kind is not only ours)."""
     for name in ("x2y_plus_xy2", "monkey_saddle", "quartic_bowl"):
         (point,) = atlas(name)
-        kind = jax.jit(lambda v, name=name: classify(jax_function(name), v).kind_code)(point.x)
+        kind = jit(lambda v, name=name: classify(jax_function(name), v).kind_code)(point.x)
         assert kind == Kind.DEGENERATE
         assert float(jnp.linalg.norm(point.x)) < 1e-12
 

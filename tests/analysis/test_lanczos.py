@@ -12,6 +12,7 @@ import pytest
 import optkit  # noqa: F401  (turns on float64)
 from optkit.analysis._classify import classify, classify_spectrum
 from optkit.analysis._lanczos import DENSE_MAX_DIM, LANCZOS_STEPS, krylov_spectrum
+from tests.helpers import jit
 
 N_RANDOM, N_WELLS = 200, 500
 
@@ -26,7 +27,7 @@ def random_problem(x, a):
     return 0.5 * x @ a @ x + 0.3 * jnp.sum(jnp.cos(x)) + 0.01 * jnp.sum(x**4)
 
 
-@jax.jit
+@jit
 def ritz(x, a):
     (_, g), linear = jax.linearize(jax.value_and_grad(lambda z: random_problem(z, a)), x)
     return krylov_spectrum(lambda v: linear(v)[1], g)
@@ -85,7 +86,7 @@ def wells(x, p):
     return quartic + p * (z[0] ** 4 - WELL_A[0] * (z[0] ** 2 - 1.0) ** 2)
 
 
-@jax.jit
+@jit
 def lanczos(x, p):
     return classify(lambda z: wells(z, p), x, grad_tol=1e-8)
 
@@ -134,7 +135,7 @@ def _three_identity(x):
     return 1.5 * jnp.sum(x**2)
 
 
-@functools.partial(jax.jit, static_argnames="fun")
+@functools.partial(jit, static_argnames="fun")
 def _ritz_and_kind(fun, x, minimiser):
     """Ritz values of both runs at x, and classify's kind and index at the minimiser."""
     (_, g), linear = jax.linearize(jax.value_and_grad(fun), x)

@@ -10,6 +10,7 @@ from jax.flatten_util import ravel_pytree
 
 import optkit  # noqa: F401  (float64)
 from optkit.analysis._taylor import taylor, taylor_error
+from tests.helpers import jit
 
 E = np.exp(-1.0)
 
@@ -69,7 +70,7 @@ def test_pytree_parameters():
     rng = np.random.default_rng(2)
     inputs, targets = rng.normal(size=(8, 3)), rng.normal(size=(8, 2))
 
-    @jax.jit
+    @jit
     def loss(p):
         return jnp.sum(jnp.tanh(inputs @ p["w"] + p["b"]) - targets) ** 2
 
@@ -80,7 +81,7 @@ def test_pytree_parameters():
 
     flat0, unravel = ravel_pytree(x0)
     flat_loss = lambda z: loss(unravel(z))  # noqa: E731
-    g, h = jax.jit(lambda z: (jax.grad(flat_loss)(z), jax.hessian(flat_loss)(z)))(flat0)
+    g, h = jit(lambda z: (jax.grad(flat_loss)(z), jax.hessian(flat_loss)(z)))(flat0)
     np.testing.assert_allclose(ravel_pytree(model.gradient)[0], g, atol=1e-13)
 
     step = {"w": jnp.full((3, 2), 0.01), "b": jnp.array([-0.02, 0.03])}
@@ -100,7 +101,7 @@ def test_pytree_parameters():
 def test_model_is_traceable():
     model = taylor(gaussian_bump, jnp.array([-1.0, 0.0]), order=2)
     points = jnp.array([[-0.9, 0.1], [-1.2, 0.0]])
-    np.testing.assert_allclose(jax.jit(jax.vmap(model))(points),
+    np.testing.assert_allclose(jit(jax.vmap(model))(points),
                                [float(model(p)) for p in points], atol=1e-15)
     assert float(jax.grad(model)(jnp.array([-1.0, 0.0]))[0]) == pytest.approx(-E, abs=1e-15)
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tests.helpers import load_experiment
+from tests.helpers import jit, load_experiment
 
 suite = load_experiment("benchmarks/suite")
 W = suite._workloads
@@ -30,7 +29,7 @@ def test_numpy_functions_are_the_jax_ones_and_their_derivatives():
     workloads = W.suite(quick=True)
     points = [(w.x0[0] if w.batch else w.x0) + 0.3 * rng.standard_normal(w.n) for w in workloads]
     # one program for every JAX f (op-by-op dispatch would compile each operation apart)
-    every_f = jax.jit(lambda xs, args: [
+    every_f = jit(lambda xs, args: [
         w.fun(x, *a) for w, x, a in zip(workloads, xs, args, strict=True)])
     f_jax = every_f(points, [w.args for w in workloads])
     for w, x, f_j in zip(workloads, points, f_jax, strict=True):

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import optkit
-from tests.helpers import load_experiment
+from tests.helpers import jit, load_experiment
 
 mgh = load_experiment("mgh_suite")
 
@@ -26,7 +26,7 @@ PROBLEMS = {p.name: p for p in mgh.problems()}
 
 def f_at(residuals, x) -> float:
     """Σ rᵢ(x)², compiled (much faster than JAX's op-by-op dispatch for these loops)."""
-    r = jax.jit(residuals)(jnp.asarray(x, dtype=jnp.float64))
+    r = jit(residuals)(jnp.asarray(x, dtype=jnp.float64))
     return float(jnp.dot(r, r))
 
 
@@ -121,8 +121,8 @@ def test_published_optima_reproduced_by_an_independent_solver():
 
     for name in INDEPENDENT:
         p = PROBLEMS[name]
-        residuals = jax.jit(p.residuals)
-        jacobian = jax.jit(jax.jacfwd(p.residuals))
+        residuals = jit(p.residuals)
+        jacobian = jit(jax.jacfwd(p.residuals))
         fit = least_squares(lambda x, r=residuals: np.asarray(r(x)), np.asarray(p.x0),
                             jac=lambda x, j=jacobian: np.asarray(j(x)), method="lm",
                             xtol=1e-15, ftol=1e-15, gtol=1e-15, max_nfev=5000)
@@ -169,7 +169,6 @@ def test_newton_on_meyer_ends_at_the_rounding_floor_of_the_published_optimum():
     hit = mgh.reached(p, float(res.value))
     assert hit is not None and hit.kind == "global", float(res.value)
     # the rule's premise: the Newton step at the end promises less than rounding of f
-    x = res.x
-    g = jax.grad(p.objective)(x)
-    step = jnp.linalg.solve(jax.hessian(p.objective)(x), g)
+    g, hess = jit(lambda x: (jax.grad(p.objective)(x), jax.hessian(p.objective)(x)))(res.x)
+    step = jnp.linalg.solve(hess, g)
     assert abs(float(g @ step)) <= 10 * np.finfo(np.float64).eps * float(res.value)

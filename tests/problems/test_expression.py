@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import optkit  # noqa: F401  (turns on float64)
 from optkit.problems import from_expression
 from optkit.problems._expression import BINARY_FUNCTIONS, UNARY_FUNCTIONS
+from tests.helpers import jit
 
 XY = ["x", "y"]
 
@@ -30,7 +31,7 @@ def f(expression, variables=XY):
 def derivatives(expression, point, variables=XY):
     fun = f(expression, variables)
     x = jnp.asarray(point, dtype=jnp.float64)
-    return jax.jit(lambda z: (fun(z), jax.grad(fun)(z), jax.hessian(fun)(z)))(x)
+    return jit(lambda z: (fun(z), jax.grad(fun)(z), jax.hessian(fun)(z)))(x)
 
 
 def test_log_sum_exp_gradient_is_softmax():
@@ -88,7 +89,7 @@ def test_hessian_of_a_polynomial():
 def test_dtype_jit_vmap_and_unused_variables():
     fun = f("x * y + 1", ["x", "y", "z"])
     points = jnp.arange(6, dtype=jnp.float32).reshape(2, 3)
-    values = jax.jit(jax.vmap(fun))(points)
+    values = jit(jax.vmap(fun))(points)
     assert values.dtype == jnp.float32
     np.testing.assert_array_equal(values, [1.0, 13.0])
     np.testing.assert_array_equal(jax.grad(fun)(jnp.array([1.0, 2.0, 3.0])), [2.0, 1.0, 0.0])

@@ -18,6 +18,7 @@ from jax.flatten_util import ravel_pytree
 import optkit
 from optkit import problems
 from optkit.problems import KnownPoint, Problem
+from tests.helpers import jit
 
 REQUIRED = {
     "log_sum_exp", "quartic", "gaussian_bump", "composed", "cubic_saddle", "linear",
@@ -70,7 +71,7 @@ def test_problem_record_and_known_critical_points(name, params):
 
     known = problem.critical_points
     points = np.array([p.x for p in known] + [np.asarray(flat_start)], dtype=np.float64)
-    found, value64, value32 = jax.jit(run)(jnp.asarray(points), problem.start,
+    found, value64, value32 = jit(run)(jnp.asarray(points), problem.start,
                                            _to_float32(problem.start))
     assert value64.dtype == jnp.float64 and value64.shape == ()
     assert value32.dtype == jnp.float32 and value32.shape == ()
@@ -93,7 +94,7 @@ def test_problem_record_and_known_critical_points(name, params):
 def test_rosenbrock_gradient_matches_closed_form():
     problem = problems.get("rosenbrock", dim=5)
     x = np.random.default_rng(0).uniform(-2, 2, size=(8, 5))
-    grad = jax.jit(jax.vmap(jax.grad(problem.fun)))(jnp.asarray(x))
+    grad = jit(jax.vmap(jax.grad(problem.fun)))(jnp.asarray(x))
     expected = np.zeros_like(x)
     expected[:, :-1] += -400.0 * x[:, :-1] * (x[:, 1:] - x[:, :-1] ** 2) - 2.0 * (1 - x[:, :-1])
     expected[:, 1:] += 200.0 * (x[:, 1:] - x[:, :-1] ** 2)
@@ -117,7 +118,7 @@ def test_composed_value_by_hand_and_its_closed_form():
 def test_quartic_critical_points_and_curvatures():
     problem = problems.get("quartic")
     x = jnp.array([[-1.0], [0.0], [2.0]])
-    derivatives = jax.jit(jax.vmap(lambda z: (problem.fun(z), jax.grad(problem.fun)(z),
+    derivatives = jit(jax.vmap(lambda z: (problem.fun(z), jax.grad(problem.fun)(z),
                                               jax.hessian(problem.fun)(z))))
     value, grad, hess = derivatives(x)
     np.testing.assert_array_equal(value, [-5.0, 0.0, -32.0])
@@ -132,7 +133,7 @@ def test_gaussian_bump_gradient_and_extremes():
     z = np.random.default_rng(2).uniform(-2, 2, size=(8, 2))
     x, y = z.T
     e = np.exp(-(x**2) - y**2)
-    np.testing.assert_allclose(jax.jit(jax.vmap(jax.grad(problem.fun)))(z),
+    np.testing.assert_allclose(jit(jax.vmap(jax.grad(problem.fun)))(z),
                                np.stack([e * (1 - 2 * x**2), -2 * x * y * e], axis=1),
                                rtol=1e-12, atol=1e-15)
     values = sorted(p.value for p in problem.critical_points)
@@ -144,7 +145,7 @@ def test_log_sum_exp_gradient_is_softmax_and_it_does_not_overflow():
     problem = problems.get("log_sum_exp")
     z = jnp.array([[0.3, -1.2], [2.0, 2.0], [1000.0, 999.0]])
     p = jax.nn.softmax(z, axis=1)
-    value, grad, hess = jax.jit(jax.vmap(lambda x: (problem.fun(x), jax.grad(problem.fun)(x),
+    value, grad, hess = jit(jax.vmap(lambda x: (problem.fun(x), jax.grad(problem.fun)(x),
                                                     jax.hessian(problem.fun)(x))))(z)
     np.testing.assert_allclose(grad, p, rtol=1e-13)
     np.testing.assert_allclose(hess, jax.vmap(jnp.diag)(p) - p[:, :, None] * p[:, None, :],
@@ -161,7 +162,7 @@ def test_matrix_factorization_pytree_and_gradient():
     target = np.asarray(minimum["U"] @ minimum["V"])
     assert np.linalg.matrix_rank(target) == 2
     u, v = problem.start["U"], problem.start["V"]
-    grad = jax.jit(jax.grad(problem.fun))(problem.start)
+    grad = jit(jax.grad(problem.fun))(problem.start)
     residual = target - u @ v
     np.testing.assert_allclose(grad["U"], -2 * residual @ v.T, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(grad["V"], -2 * u.T @ residual, rtol=1e-12, atol=1e-14)
@@ -193,7 +194,7 @@ def test_quadratic_form_kind_follows_the_symmetric_part():
 
 def test_quadratic_condition_number():
     problem = problems.get("quadratic", dim=3, condition=1e3)
-    hess = jax.jit(jax.hessian(problem.fun))(jnp.zeros(3))
+    hess = jit(jax.hessian(problem.fun))(jnp.zeros(3))
     np.testing.assert_allclose(np.diag(hess), [1.0, np.sqrt(1e3), 1e3], rtol=1e-12)
     np.testing.assert_allclose(np.linalg.cond(hess), 1e3, rtol=1e-12)
 
@@ -250,7 +251,7 @@ def test_listed_critical_points_are_all_that_newton_finds_in_the_box(name):
     lower, upper = (np.asarray(b) for b in problem.box)
     axes = [np.linspace(lo, hi, 40) for lo, hi in zip(lower, upper, strict=True)]
     starts = np.stack(np.meshgrid(*axes), axis=-1).reshape(-1, 2)
-    ends, grad_norm = map(np.asarray, jax.jit(jax.vmap(newton))(jnp.asarray(starts)))
+    ends, grad_norm = map(np.asarray, jit(jax.vmap(newton))(jnp.asarray(starts)))
     ok = np.all(np.isfinite(ends), axis=1)
     ok[ok] &= np.all((ends[ok] >= lower) & (ends[ok] <= upper), axis=1)
     ok[ok] &= grad_norm[ok] < 1e-9

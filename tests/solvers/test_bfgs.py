@@ -3,14 +3,14 @@ condition, symmetry and positive definiteness, and the first update's rescaling.
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from optkit.solvers._bfgs import BFGSDescent, bfgs_update
+from tests.helpers import jit
 
-update = jax.jit(bfgs_update)
+update = jit(bfgs_update)
 
 
 def factored(b: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -66,7 +66,7 @@ def test_descent_skips_an_update_without_curvature_information():
     x = jnp.zeros(3)
     g = jnp.array([3.0, 4.0, 0.0])
     state = descent.init(x, g)
-    step = jax.jit(descent.update)
+    step = jit(descent.update)
     np.testing.assert_allclose(state[0], np.eye(3) / 5.0)  # 1/max(1, ‖∇f‖)
     s = jnp.array([1.0, 0.0, 0.0])
     skipped = step(state, s, -s)  # yᵀs < 0: no curvature information

@@ -16,7 +16,7 @@ from scipy.optimize import minimize as scipy_minimize
 
 import optkit
 from optkit.analysis._classify import kind_label
-from tests.helpers import rosenbrock
+from tests.helpers import jit, rosenbrock
 
 METHODS = ("gradient_descent", "newton", "lbfgs")
 
@@ -33,7 +33,7 @@ def kkt_residual(fun, x, lower, upper):
 
 
 def scipy_lbfgsb(fun, x0, lower, upper):
-    value = jax.jit(jax.value_and_grad(fun))
+    value = jit(jax.value_and_grad(fun))
     out = scipy_minimize(lambda z: tuple(np.asarray(v) for v in value(jnp.asarray(z))),
                          np.asarray(x0, float), jac=True, method="L-BFGS-B",
                          bounds=list(zip(lower, upper, strict=True)),
@@ -212,7 +212,7 @@ BOX = (-1.0, 1.0)
 @functools.cache
 def kkt_classifier(fun):
     # one compiled program per function (op-by-op classification is slow)
-    return jax.jit(lambda x: optkit.classify(fun, x, bounds=BOX))
+    return jit(lambda x: optkit.classify(fun, x, bounds=BOX))
 
 
 def classify_in_box(fun, x):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import optkit
-from tests.helpers import rosenbrock
+from tests.helpers import jit, rosenbrock
 
 Status = optkit.Status
 
@@ -166,7 +166,7 @@ def test_trajectory_rows_are_the_iterates_and_padding_is_nan():
     n = int(tr.length)
     assert n == int(res.num_steps) + 1 and tr.value.shape == (2001,)
     x = tr.x[:n]
-    value, grad = jax.jit(jax.vmap(jax.value_and_grad(rosenbrock)))(x)
+    value, grad = jit(jax.vmap(jax.value_and_grad(rosenbrock)))(x)
     np.testing.assert_array_equal(x[0], [-1.2, 1.0])
     np.testing.assert_array_equal(x[-1], res.x)
     np.testing.assert_allclose(tr.value[:n], value, rtol=1e-12)

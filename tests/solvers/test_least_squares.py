@@ -17,7 +17,7 @@ import scipy.optimize
 
 import optkit
 from optkit.solvers._least_squares import residual_and_jacobian
-from tests.helpers import load_experiment
+from tests.helpers import jit, load_experiment
 
 mgh = load_experiment("mgh_suite")
 
@@ -73,7 +73,7 @@ def test_jacobian_by_shape_is_the_jacobian(m: int) -> None:
         return jnp.sin(w @ x) + x[0] * x[2]
 
     x = jnp.asarray([0.3, -0.7, 1.1])
-    r, jac = jax.jit(residual_and_jacobian, static_argnums=0)(residual, x)
+    r, jac = jit(residual_and_jacobian, static_argnums=0)(residual, x)
     np.testing.assert_allclose(r, residual(x), rtol=1e-15)
     np.testing.assert_allclose(jac, jax.jacfwd(residual)(x), rtol=1e-13, atol=1e-15)
 

@@ -9,6 +9,7 @@ import pytest
 
 import optkit
 from optkit.solvers._newton_cg import EW_ALPHA, EW_GAMMA, NewtonCGDescent, forcing_term
+from tests.helpers import jit
 
 RNG = np.random.default_rng(7)
 N = 6
@@ -59,7 +60,7 @@ def _directions(fun, x, *option_sets, with_grad=False):
         found = [d.direction(fun, x, g, d.init(x, g)) for d in descents]
         return (*found, g) if with_grad else found
 
-    return jax.jit(directions)(x)
+    return jit(directions)(x)
 
 
 def test_full_cg_is_the_exact_newton_step_on_a_positive_definite_quadratic():

@@ -13,6 +13,7 @@ import pytest
 import optkit
 from optkit._linalg import cholesky_accepted
 from optkit.solvers._newton import ESCAPE, NEWTON, NewtonDescent
+from tests.helpers import jit
 
 EPS = np.finfo(np.float64).eps
 
@@ -22,7 +23,7 @@ def quartic(x, h, b, c):
     return 0.5 * x @ (h @ x) + 0.25 * jnp.sum(c * x**4) - b @ x
 
 
-@jax.jit
+@jit
 def _direction(x, h, b, c):
     """∇f and the Newton direction at x (one compiled program per dimension, shared)."""
     g = jax.grad(quartic)(x, h, b, c)

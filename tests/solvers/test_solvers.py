@@ -22,6 +22,7 @@ from tests.helpers import (
     himmelblau,
     himmelblau_hessian,
     himmelblau_points,
+    jit,
     mexican_hat,
     quartic_saddle,
     rosenbrock,
@@ -107,9 +108,9 @@ def test_every_accepted_gradient_step_satisfies_armijo(name):
     # some trials were rejected, so the line search was exercised
     assert int(np.sum(res.num_evals)) > int(np.sum(res.num_steps)) + len(starts)
     c1 = optkit.Backtracking().c1
-    tr = res.trajectory
+    tr = jax.tree_util.tree_map(np.asarray, res.trajectory)  # sliced below: numpy
     # f and ∇f at every recorded iterate (padding rows are NaN and masked below)
-    f_check, g_all = map(np.asarray, jax.jit(jax.vmap(jax.vmap(jax.value_and_grad(fun))))(tr.x))
+    f_check, g_all = map(np.asarray, jit(jax.vmap(jax.vmap(jax.value_and_grad(fun))))(tr.x))
     for i in range(len(starts)):
         n = int(tr.length[i])
         assert n >= 2
@@ -165,7 +166,7 @@ def _newton_batch(name: str, regularization: str = "eigen"):
 def test_newton_never_increases_f(name, regularization):
     res = _newton_batch(name, regularization)
     assert np.all(np.asarray(res.status_code) == CONVERGED)
-    tr = res.trajectory
+    tr = jax.tree_util.tree_map(np.asarray, res.trajectory)  # sliced below: numpy
     for i in range(tr.value.shape[0]):
         f = np.asarray(tr.value[i, : int(tr.length[i])])
         assert np.all(np.diff(f) <= 1e-12 * np.abs(f[:-1])), f
@@ -294,7 +295,7 @@ def test_newton_regularizations_leave_maximum_and_saddles(regularization):
 @pytest.mark.parametrize("regularization", ["eigen", "levenberg", "steepest"])
 def test_newton_records_strategy_and_damping_that_match_the_hessian(regularization):
     res = _newton_batch("himmelblau", regularization)
-    tr = res.trajectory
+    tr = jax.tree_util.tree_map(np.asarray, res.trajectory)  # sliced below: numpy
     for i in range(tr.value.shape[0]):
         n = int(tr.length[i])
         xs = np.asarray(tr.x[i, : n - 1])
@@ -316,7 +317,7 @@ def test_newton_records_strategy_and_damping_that_match_the_hessian(regularizati
 # ------------------------------------------------------------- trust-region subproblem
 
 
-@jax.jit
+@jit
 def _subproblem(hess, g, radius):
     lam, vecs = jnp.linalg.eigh(hess)
     return solve_subproblem(lam, vecs, g, radius)
