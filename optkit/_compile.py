@@ -3,13 +3,19 @@
 Compiling, not solving, is most of the time of a short solve and of ``optkit run`` on a CPU:
 XLA:CPU's default (MLIR) fusion emitters build every fused kernel through their own pipeline,
 and a solve program holds about a hundred kernels. The classic emitters compile the same
-optimised HLO in 40–60% of the CPU time, and the programs they make run as fast (measured:
-W1, 10,000 vmapped Newton solves of 2-D Rosenbrock, compile 5.7 → 3.5 s, solve 39–44 ms
-either way; Newton–CG and L-BFGS at n = 10⁵ level within the machine's noise). Results may
-differ from the default emitters' in the last bits (another reduction order), never in
-status or kind; every guarantee that compares two programs (a chunked run against one
-uninterrupted batch, bit for bit) holds because optkit compiles all of its programs the same
-way.
+optimised HLO in 40–60% of the CPU time (W1, 10,000 vmapped Newton solves of 2-D
+Rosenbrock: 5.7 → 3.5 s). The programs they make are not always as fast: measured with both
+versions of the same solve program compiled in one process and timed alternately (2 cores,
+float64, minimum of 25 calls), the classic emitters' solve takes 1.0× the default's for
+Newton at n = 2 and Newton–CG at n = 1,000, 1.0–1.2× for L-BFGS at n = 10⁵, 1.15–1.2× for
+L-BFGS at n = 1,000, 1.15–1.4× for W1 and 1.35–1.4× for BFGS at n = 200. A first solve
+saves far more compile time (0.5–2 s) than that costs; a program called thousands of times
+(an outer loop over data with the same shapes, a long batch) may not, and
+``OPTKIT_CLASSIC_EMITTERS=0`` in the environment (read at the first compile) gives the
+default emitters instead. Results may differ between the two in the last bits (another
+reduction order), never in status or kind; every guarantee that compares two programs (a
+chunked run against one uninterrupted batch, bit for bit) holds because optkit compiles all
+of its programs the same way within a process.
 
 The option ``xla_cpu_use_fusion_emitters`` is asked for per program (``jax.jit``'s
 ``compiler_options``), so nothing global changes: the user's own programs, and optkit's
@@ -23,6 +29,7 @@ options.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -37,11 +44,19 @@ except ImportError:  # pragma: no cover (a future jax)
     _trace_state_clean = None
 
 
+#: environment variable: "0" (or "false", "no", "off") compiles optkit's programs with XLA's
+#: default emitters (slower compiles, faster solves on some workloads; see the docstring)
+CLASSIC_EMITTERS_ENV = "OPTKIT_CLASSIC_EMITTERS"
+
+
 @functools.cache
 def compiler_options() -> dict[str, Any] | None:
     """The ``compiler_options`` optkit's programs compile with, or None where this XLA does
-    not know them (decided once per process, at the first compile: the probe needs a
-    backend, and optkit must not start one at import)."""
+    not know them or $OPTKIT_CLASSIC_EMITTERS turns them off (decided once per process, at
+    the first compile: the probe needs a backend, and optkit must not start one at
+    import)."""
+    if os.environ.get(CLASSIC_EMITTERS_ENV, "").strip().lower() in ("0", "false", "no", "off"):
+        return None
     try:
         jax.jit(lambda x: x + 1, compiler_options=_CLASSIC_CPU_EMITTERS).lower(
             np.float32(0)).compile()

@@ -41,6 +41,20 @@ def test_an_xla_without_the_option_gets_plain_programs(monkeypatch):
         _compile.compiler_options.cache_clear()
 
 
+@pytest.mark.parametrize("value, classic", [("0", False), ("off", False), ("1", True),
+                                            ("", True)])
+def test_the_environment_can_turn_the_classic_emitters_off(monkeypatch, value, classic):
+    _compile.compiler_options.cache_clear()
+    monkeypatch.setenv(_compile.CLASSIC_EMITTERS_ENV, value)
+    try:
+        options = _compile.compiler_options()
+        assert (options == {"xla_cpu_use_fusion_emitters": False}) is classic
+        assert classic or options is None
+        assert float(_compile.jit(lambda x: x + 1.0)(jnp.float64(1.5))) == 2.5
+    finally:
+        _compile.compiler_options.cache_clear()
+
+
 @pytest.mark.parametrize("nested", [False, True])
 def test_the_jit_wrapper_keeps_jax_jit_s_interface(nested):
     @_compile.jit
