@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import functools
 from typing import Any, ClassVar, NamedTuple
 
 import jax
@@ -82,22 +81,10 @@ class DescentState(NamedTuple):
     descent_state: Any
 
 
-def _direction(descent: Descent, fun: FlatFun, x: Array, g: Array, state: Any) -> Direction:
-    """``descent.direction(fun, x, g, state)``, traced once per solve program: ``init`` needs
-    its shapes and the loop body its values, and as a nested jit (a hashable descent and f)
-    both uses share one trace of it, f's derivatives included (the compiled program is the
-    same: XLA inlines the call)."""
-    try:
-        hash((descent, fun))
-    except TypeError:
-        return descent.direction(fun, x, g, state)
-    return _direction_jit(descent, fun, x, g, state)
-
-
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _direction_jit(descent: Descent, fun: FlatFun, x: Array, g: Array, state: Any
-                   ) -> Direction:
-    return descent.direction(fun, x, g, state)
+def _shape_stand_in(z: Array) -> Array:
+    """A cheap f with the objective's signature (a scalar of z's dtype): what a direction's
+    shapes depend on."""
+    return 0.5 * jnp.sum(z * z)
 
 
 class LineSearchSolver(Solver):
@@ -123,7 +110,7 @@ class LineSearchSolver(Solver):
         return self.descent.aux_names
 
     def _at(self, fun: FlatFun, x: Array, f: Array, g: Array, t: Array, dstate: Any):
-        direction = _direction(self.descent, fun, x, g, dstate)
+        direction = self.descent.direction(fun, x, g, dstate)
         return DescentState(
             x=x, f=f, g=g, grad_norm=norm(g), d=direction.d,
             slope=dot(g, direction.d), curvature=direction.curvature, t=t,
@@ -139,8 +126,11 @@ class LineSearchSolver(Solver):
         x₀ + 0·d and computes f, ∇f and the direction there, as after any accepted step."""
         zero = jnp.zeros((), x.dtype)
         g = jnp.zeros_like(x)
-        direction = jax.eval_shape(
-            lambda: _direction(self.descent, fun, x, g, self.descent.init(x, g)))
+        # only the shapes are needed, and they do not depend on f beyond its signature:
+        # tracing a stand-in keeps f's derivatives (Newton's Hessian) out of this trace, so
+        # they are traced once, in the loop body
+        direction = jax.eval_shape(lambda: self.descent.direction(
+            _shape_stand_in, x, g, self.descent.init(x, g)))
         placeholder = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), direction)
         return DescentState(
             x=x, f=jnp.full((), jnp.nan, x.dtype), g=g, grad_norm=zero,

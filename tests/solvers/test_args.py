@@ -101,3 +101,12 @@ def test_batch_with_shared_and_per_start_data():
     chunked = optkit.minimize_batch(ridge, starts, args=(0.5, a), batch_args=(bs,),
                                     classify=False, chunk_size=2)
     np.testing.assert_allclose(chunked.x, res.x, rtol=1e-12)
+
+
+def test_a_solve_with_traced_data_leaks_no_tracer():
+    # nothing optkit caches may keep the objective (which closes over the traced args) alive
+    # after the solve's trace: jax's leak checker fails the trace otherwise
+    a, b = data()
+    with jax.checking_leaks():
+        res = optkit.minimize(ridge, jnp.zeros(3), args=(0.5, a, b), method="newton")
+    np.testing.assert_allclose(res.x, ridge_closed_form(0.5, a, b), rtol=1e-10)
