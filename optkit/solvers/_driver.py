@@ -110,11 +110,14 @@ def _first(conditions: list[tuple[Array, Status]], default: Array) -> Array:
     return status
 
 
-def _row(state: Any, step_size: Array, aux: dict[str, Array]) -> dict[str, Array]:
-    return {
-        "x": state.x, "value": state.f, "grad_norm": norm(state.g),
-        "step_size": step_size, **{f"aux:{k}": v for k, v in aux.items()},
-    }
+def _row(state: Any, step_size: Array, aux: dict[str, Array], names: tuple[str, ...]
+         ) -> dict[str, Array]:
+    """One row of the record: the iterate, and its scalars packed into one vector (f, ‖∇f‖,
+    the step size, then the solver's aux values in ``aux_names`` order). One buffer for all
+    the scalars is one write per trip instead of one per column: under vmap each write is a
+    scatter, and separate ones were a third of a recorded batch program's kernels."""
+    scalars = [state.f, norm(state.g), step_size, *(aux[name] for name in names)]
+    return {"x": state.x, "scalars": jnp.stack([jnp.asarray(v, state.x.dtype) for v in scalars])}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,7 +169,7 @@ class Loop:
             num_evals = jnp.int32(1)
         buffers = None
         if self.record:
-            row0 = _row(state, jnp.zeros((), dtype), solver.default_aux(dtype))
+            row0 = _row(state, jnp.zeros((), dtype), solver.default_aux(dtype), solver.aux_names)
             buffers = {
                 k: jnp.full((self.max_steps + 1,) + jnp.shape(v), jnp.nan, dtype).at[0].set(v)
                 for k, v in row0.items()
@@ -237,7 +240,7 @@ class Loop:
             )
             buffers = carry.buffers
             if buffers is not None:
-                row = _row(state, info.step_size, info.aux)
+                row = _row(state, info.step_size, info.aux, solver.aux_names)
                 # rejected trials write out of bounds, which mode="drop" discards; x₀'s row
                 # is written even where x₀ is not finite
                 index = jnp.where(accepted | first_trip, num_steps, max_steps + 1)
@@ -251,12 +254,13 @@ class Loop:
         trajectory = None
         if carry.buffers is not None:
             b = carry.buffers
+            columns = b["scalars"]
             trajectory = Trajectory(
                 x=jax.vmap(unravel)(b["x"]),
-                value=b["value"],
-                grad_norm=b["grad_norm"],
-                step_size=b["step_size"],
-                aux={k[4:]: v for k, v in b.items() if k.startswith("aux:")},
+                value=columns[:, 0],
+                grad_norm=columns[:, 1],
+                step_size=columns[:, 2],
+                aux={name: columns[:, 3 + i] for i, name in enumerate(self.solver.aux_names)},
                 length=carry.num_steps + 1,
             )
         critical_point = None
