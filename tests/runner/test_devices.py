@@ -14,31 +14,40 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"
-# (config, overrides): 30 starts do not divide evenly over 4 devices (padding is exercised);
-# a pytree problem; an 1-D problem. Each child pays a JAX start-up and a compile per config,
-# so the list is the smallest that covers those three shapes of run.
+# (config, overrides): a 1-D problem whose 11 grid starts divide evenly over neither 2 nor 4
+# devices (padding is exercised), and a pytree problem. Each run pays a compile per device
+# count, so the list is the smallest that covers those shapes of run.
 RUNS = [
-    ("multistart.yaml", ["start.uniform.count=30", "stop.max_steps=60"]),
     ("quartic.yaml", []),
     ("matrix_factorization.yaml", []),
 ]
+
+
+def _run_all(out: Path) -> list[Path]:
+    """Every run of RUNS and one critical-point search, written under ``out``."""
+    from optkit.runner import run, run_critical
+
+    paths = [run(str(CONFIGS / name), overrides, out=out, quiet=True, progress=False)
+             for name, overrides in RUNS]
+    paths.append(run_critical(str(CONFIGS / "cubic_saddle.yaml"), ["analysis.num_starts=60"],
+                              out=out, quiet=True, progress=False))
+    return [Path(p) for p in paths]
+
+
+# a child process runs _run_all with its own device count (fixed before JAX starts)
 CHILD = """
-import sys, json
-import optkit
-from optkit.runner import run, run_critical
-out = sys.argv[1]
-paths = []
-for name, overrides in json.loads(sys.argv[2]):
-    paths.append(str(run(name, overrides, out=out, quiet=True, progress=False)))
-paths.append(str(run_critical(sys.argv[3], ["analysis.num_starts=60"], out=out, quiet=True,
-                              progress=False)))
-print(json.dumps(paths))
+import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from tests.runner.test_devices import _run_all
+print(json.dumps([str(p) for p in _run_all(Path(sys.argv[1]))]))
 """
 
 
@@ -51,11 +60,9 @@ def _env(devices: int) -> dict[str, str]:
 
 
 def _run_child(devices: int, out: Path) -> list[Path]:
-    runs = [(str(CONFIGS / name), overrides) for name, overrides in RUNS]
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(out), json.dumps(runs),
-         str(CONFIGS / "cubic_saddle.yaml")],
-        env=_env(devices), capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run([sys.executable, "-c", CHILD, str(out), str(ROOT)],
+                          env=_env(devices), capture_output=True, text=True, timeout=600,
+                          check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     return [Path(p) for p in json.loads(done.stdout.strip().splitlines()[-1])]
 
@@ -91,7 +98,10 @@ def _assert_same(a: Path, b: Path) -> None:
 
 @pytest.fixture(scope="module")
 def one_device(tmp_path_factory) -> list[Path]:
-    return _run_child(1, tmp_path_factory.mktemp("one"))
+    # this process has the one device a child would get (the suite forces no device count):
+    # no child start-up to pay
+    assert jax.device_count() == 1
+    return _run_all(tmp_path_factory.mktemp("one"))
 
 
 @pytest.mark.slow
