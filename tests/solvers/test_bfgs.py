@@ -3,7 +3,6 @@ condition, symmetry and positive definiteness, and the first update's rescaling.
 
 from __future__ import annotations
 
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -63,16 +62,16 @@ def test_first_update_rescales_to_the_secant_scalar_first():
 
 def test_descent_skips_an_update_without_curvature_information():
     descent = BFGSDescent()
-    x = jnp.zeros(3)
-    g = jnp.array([3.0, 4.0, 0.0])
-    state = descent.init(x, g)
+    x = np.zeros(3)
+    g = np.array([3.0, 4.0, 0.0])
+    state = jit(descent.init)(x, g)
     step = jit(descent.update)
     np.testing.assert_allclose(state[0], np.eye(3) / 5.0)  # 1/max(1, ‖∇f‖)
-    s = jnp.array([1.0, 0.0, 0.0])
+    s = np.array([1.0, 0.0, 0.0])
     skipped = step(state, s, -s)  # yᵀs < 0: no curvature information
     np.testing.assert_array_equal(skipped[0], state[0])
     assert bool(skipped[1])  # still waiting for the first real update
-    y = jnp.array([2.0, 1.0, 0.0])
+    y = np.array([2.0, 1.0, 0.0])
     updated = step(state, s, y)
-    np.testing.assert_allclose(updated[0] @ y, s, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(updated[0]) @ y, s, rtol=1e-12)
     assert not bool(updated[1])

@@ -34,17 +34,20 @@ def _optax_by_hand(fun, x0, grad_tol, max_steps=1000):
         x = optax.apply_updates(x, updates)
         return x, state, k + 1, jnp.linalg.norm(optax.tree_utils.tree_get(state, "grad"))
 
-    g0 = jnp.linalg.norm(jax.grad(fun)(x0))
+    def run(x0):
+        g0 = jnp.linalg.norm(jax.grad(fun)(x0))
+        return jax.lax.while_loop(cond, body, (x0, opt.init(x0), 0, g0))
+
     # compiled as optkit compiles its own programs (optkit._compile), so that both loops do
     # the same arithmetic: under XLA's other CPU emitters the last bits differ, and a solve
     # that ends near ‖∇f‖ = grad_tol can take one step more or less either way
-    x, _, k, _ = jit(lambda x0: jax.lax.while_loop(cond, body, (x0, opt.init(x0), 0, g0)))(x0)
+    x, _, k, _ = jit(run)(x0)
     return x, int(k)
 
 
 @pytest.mark.slow
 def test_rosenbrock_minimiser_in_no_more_steps_than_optax_by_hand():
-    x0 = jnp.tile(jnp.array([-1.2, 1.0]), 10)
+    x0 = np.tile([-1.2, 1.0], 10)
     res = optkit.minimize(extended_rosenbrock, x0, "lbfgs", classify=False, max_steps=1000)
     assert res.converged
     np.testing.assert_allclose(res.x, np.ones(20), atol=1e-7)
@@ -71,8 +74,8 @@ def test_a_second_solve_does_not_recompile(make):
     # max_steps given: a name's default (1000) and a solver object's (20000) differ. A new
     # start, the same function and shapes: the program compiled for the first solve (the
     # test above's, when it ran) serves every one of the three spellings
-    # (an explicit dtype: jnp.full(20, 0.5) alone is weakly typed, another signature)
-    starts = jnp.tile(jnp.array([-1.2, 1.0]), 10), jnp.full(20, 0.5, dtype=jnp.float64)
+    # (numpy starts: float64 and never weakly typed, as the test above's)
+    starts = np.tile([-1.2, 1.0], 10), np.full(20, 0.5)
     optkit.minimize(extended_rosenbrock, starts[0], make(), classify=False, max_steps=1000)
     before = _solve_jit._cache_size()
     res = optkit.minimize(extended_rosenbrock, starts[1], make(), classify=False,
