@@ -24,9 +24,12 @@ LABEL_FONT = 7.5
 def hessian_eigen(fun: Callable[[Any], Any], xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues λ [m, n] (ascending) and unit eigenvectors [m, n, n] (columns) of ∇²f at
     each row of ``xs`` [m, n], in one vmapped call."""
-    hess = jit(jax.vmap(jax.hessian(fun)))(jnp.asarray(xs, dtype=jnp.float64))
-    hess = 0.5 * (hess + jnp.swapaxes(hess, 1, 2))
-    lam, vec = jnp.linalg.eigh(hess)
+    def eigen(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        hess = jax.hessian(fun)(x)
+        return jnp.linalg.eigh(0.5 * (hess + hess.T))
+
+    # one program (the symmetrising and eigh outside it were op-by-op compiles of their own)
+    lam, vec = jit(jax.vmap(eigen))(np.asarray(xs, dtype=np.float64))
     return np.asarray(lam), np.asarray(vec)
 
 

@@ -89,7 +89,7 @@ def _central_difference(f, x, direction, h):
 def test_logistic_derivatives_match_finite_differences():
     lam = jnp.asarray(0.3)
     jac_lam = jax.jacobian(logistic_x)(lam, X)
-    fd_lam = _central_difference(lambda l: logistic_x(l, X), np.float64(0.3), 1.0, 1e-5)
+    fd_lam = _central_difference(lambda l: logistic_x(l, X), 0.3, 1.0, 1e-5)
     np.testing.assert_allclose(jac_lam, fd_lam, rtol=1e-6)
     direction = RNG.normal(size=X.shape)
     _, jvp_x = jax.jvp(lambda x: logistic_x(lam, x), (X,), (jnp.asarray(direction),))
