@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -50,6 +51,11 @@ def load_experiment(name: str) -> ModuleType:
             raise
     return sys.modules[key]
 
+
+def ravel_numpy(tree) -> np.ndarray:
+    """The flat vector of ``jax.flatten_util.ravel_pytree(tree)``, in numpy (no compiled
+    program per shape)."""
+    return np.concatenate([np.ravel(leaf) for leaf in jax.tree_util.tree_leaves(tree)])
 
 def rosenbrock(x):
     """(1 − x)² + 100 (y − x²)²: one minimum, (1, 1), in a curved valley."""

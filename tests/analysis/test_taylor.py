@@ -10,7 +10,7 @@ from jax.flatten_util import ravel_pytree
 
 import optkit  # noqa: F401  (float64)
 from optkit.analysis._taylor import taylor, taylor_error
-from tests.helpers import jit
+from tests.helpers import jit, ravel_numpy
 
 E = np.exp(-1.0)
 
@@ -88,15 +88,12 @@ def test_pytree_parameters():
         flat_loss = lambda z: loss(unravel(z))  # noqa: E731
         return flat_loss(flat0), jax.grad(flat_loss)(flat0), jax.hessian(flat_loss)(flat0)
 
-    def ravel(tree):  # ravel_pytree's order, in numpy
-        return np.concatenate([np.ravel(leaf) for leaf in jax.tree_util.tree_leaves(tree)])
-
     f0, g, h = (np.asarray(a) for a in jit(flat_derivatives)(x0))
-    np.testing.assert_allclose(ravel(model.gradient), g, atol=1e-13)
+    np.testing.assert_allclose(ravel_numpy(model.gradient), g, atol=1e-13)
 
     step = {"w": np.full((3, 2), 0.01), "b": np.array([-0.02, 0.03])}
     point = jax.tree_util.tree_map(np.add, x0, step)
-    delta = ravel(step)
+    delta = ravel_numpy(step)
     expected = f0 + g @ delta + 0.5 * delta @ h @ delta
     assert float(jit(lambda p: model(p))(point)) == pytest.approx(float(expected), abs=1e-12)
 

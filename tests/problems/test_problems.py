@@ -17,7 +17,7 @@ import pytest
 import optkit
 from optkit import problems
 from optkit.problems import KnownPoint, Problem
-from tests.helpers import jit
+from tests.helpers import jit, ravel_numpy
 
 REQUIRED = {
     "log_sum_exp", "quartic", "gaussian_bump", "composed", "cubic_saddle", "linear",
@@ -44,11 +44,6 @@ def _to_float32(tree):
     return jax.tree_util.tree_map(lambda a: np.asarray(a, np.float32), tree)
 
 
-def _ravel(tree):
-    """ravel_pytree's flat vector, in numpy."""
-    return np.concatenate([np.ravel(leaf) for leaf in jax.tree_util.tree_leaves(tree)])
-
-
 def test_registry_has_every_required_problem():
     assert set(problems.names()) == REQUIRED
     assert problems.parameters("quadratic") == {"dim": 2, "condition": 100.0}
@@ -60,7 +55,7 @@ def test_problem_record_and_known_critical_points(name, params):
     problem = problems.get(name, **params)
     assert isinstance(problem, Problem)
     assert problem.name == name and problem.source
-    flat_start = _ravel(problem.start)
+    flat_start = ravel_numpy(problem.start)
     assert flat_start.shape == (problem.dim,)
     lower, upper = (np.asarray(b) for b in problem.box)
     assert lower.shape == upper.shape == (problem.dim,) and np.all(lower < upper)
@@ -305,7 +300,7 @@ def test_bad_parameter_values_are_named(name, params, message):
 
 def test_unravel_round_trips():
     problem = problems.get("matrix_factorization", m=2, n=3, rank=1)
-    flat = _ravel(problem.start)
+    flat = ravel_numpy(problem.start)
     tree = problem.unravel(flat.astype(np.float32))
     assert tree["U"].dtype == jnp.float32 and tree["V"].shape == (1, 3)
     np.testing.assert_allclose(tree["U"], problem.start["U"], rtol=1e-6)
