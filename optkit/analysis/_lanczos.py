@@ -117,7 +117,11 @@ def _runs(hvp: Callable[[Array], Array], starts: Array, restarts: Array, steps: 
     zeros = jnp.zeros((runs, steps), dtype)
     carry = (starts, jnp.zeros_like(starts), jnp.zeros(runs, dtype), zeros, zeros,
              jnp.zeros((steps, n), dtype))
-    _, _, _, alphas, betas, basis = jax.lax.fori_loop(0, steps, body, carry)
+    # two steps per trip: the recurrence rotates v_{j−1} ← v_j ← v_{j+1}, and one step per
+    # trip makes XLA copy both n-vectors every time (three passes over them); in a trip of
+    # two the pair comes back to its own buffers. Measured at n = 10⁵: a classification
+    # 15% faster; unrolling all the steps was no faster and compiled a third longer
+    _, _, _, alphas, betas, basis = jax.lax.fori_loop(0, steps, body, carry, unroll=2)
     return alphas, betas, basis
 
 
@@ -137,10 +141,12 @@ def krylov_spectrum(hvp: Callable[[Array], Array], grad: Array,
     gnorm = jnp.linalg.norm(grad)
     usable = (gnorm > 0) & jnp.isfinite(gnorm)
     # at an exact critical point (∇f = 0) run A starts from a second pseudo-random vector
-    start_a = jnp.where(usable, grad / jnp.where(usable, gnorm, 1.0),
-                        _hash_vector(n, dtype, 1))
-    starts = jnp.stack([start_a, _hash_vector(n, dtype, 0)])
-    restarts = jnp.stack([_hash_vector(n, dtype, 100), _hash_vector(n, dtype, 200)])
+    random_a, random_b = _hash_vector(n, dtype, 1), _hash_vector(n, dtype, 0)
+    start_a = jnp.where(usable, grad / jnp.where(usable, gnorm, 1.0), random_a)
+    starts = jnp.stack([start_a, random_b])
+    # the restart vectors are the two pseudo-random ones reversed: unit vectors unlike the
+    # starts at no cost (a new hash vector needs passes of its own, each about a gradient's)
+    restarts = jnp.stack([random_b[::-1], random_a[::-1]])
     alphas, betas, basis_a = _runs(hvp, starts, restarts, m)
     last = betas[:, -1]
     theta, s = jnp.linalg.eigh(jax.vmap(_tridiagonal)(alphas, betas))
