@@ -409,8 +409,7 @@ def _takes_any(method: str) -> bool:
     them itself."""
     from ..solvers import get_method
 
-    return any(p.kind is p.VAR_KEYWORD
-               for p in inspect.signature(get_method(method).factory).parameters.values())
+    return get_method(method).takes_any_option
 
 
 def _matches_default_type(value: Any, default: Any) -> bool:
