@@ -56,6 +56,37 @@ def test_constant_step_into_nan_is_nonfinite_and_keeps_last_finite_iterate(name)
     assert not np.isfinite(float(value_next))
 
 
+@pytest.mark.parametrize("batch", [False, True])
+def test_gradient_whose_norm_overflows_is_finite(batch):
+    # ∇f = (1e160, 1e160): every entry finite, ‖∇f‖² = 2e320 overflows to ∞. Rule 1 reads
+    # ∇f's finiteness off its norm only where that is finite; here it must read the entries
+    def steep_plane(x):
+        return 1e160 * jnp.sum(x)
+
+    kw = dict(method="gradient_descent", line_search="none", step_size=1e-160, max_steps=3,
+              classify=False)
+    x0 = np.array([10.0, 20.0])  # f stays positive: nothing diverges in three steps
+    res = (optkit.minimize_batch(steep_plane, x0[None], **kw) if batch
+           else optkit.minimize(steep_plane, x0, **kw))
+    assert np.all(np.asarray(res.status_code) == Status.MAX_STEPS)
+    np.testing.assert_allclose(np.asarray(res.x).reshape(2), x0 - 3.0, rtol=1e-14)
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_step_to_infinity_is_nonfinite_and_keeps_last_finite_iterate(batch):
+    # x₁ = 1 + 1e10·1e300 overflows to +∞ (no NaN anywhere): max|x| = ∞ is rule 1's test
+    def falling_plane(x):
+        return -1e300 * x[0]
+
+    kw = dict(method="gradient_descent", line_search="none", step_size=1e10, max_steps=5,
+              classify=False)
+    res = (optkit.minimize_batch(falling_plane, np.array([[1.0]]), **kw) if batch
+           else optkit.minimize(falling_plane, np.array([1.0]), **kw))
+    assert np.all(np.asarray(res.status_code) == Status.NONFINITE)
+    assert np.all(np.asarray(res.num_steps) == 0)
+    np.testing.assert_array_equal(np.asarray(res.x).reshape(1), [1.0])
+
+
 @pytest.mark.parametrize("fun, method", [(sqrt_objective, "gradient_descent"),
                                          (log_objective, "newton")])
 def test_line_search_towards_nan_never_converges(fun, method):
