@@ -29,6 +29,8 @@ def as_start(x0: Any) -> Any:
     are optimised like every other parameter (``{"a": [1., 2.], "n": 3}`` optimises ``n``
     too). Boolean and complex leaves are refused with a ``TypeError`` naming the leaf.
     """
+    if isinstance(x0, jax.Array) and jnp.issubdtype(x0.dtype, jnp.floating):
+        return x0  # the common case, with nothing to convert (a solve's Python cost counts)
     leaves = jax.tree_util.tree_leaves(x0)
     if isinstance(x0, (list, tuple)) and all(np.ndim(v) == 0 for v in leaves):
         x0 = jnp.asarray(x0)
@@ -53,6 +55,9 @@ def flatten(x: Any) -> tuple[Array, Callable[[Array], Any]]:
     """``(flat, unravel)``: ``x`` (after :func:`as_start`) as one float vector in
     ``ravel_pytree`` order, and the inverse map. Integer leaves become JAX's default float."""
     x = as_start(x)
+    if isinstance(x, jax.Array) and x.ndim == 1:
+        # already one float vector: ravel_pytree would run two eager operations on it
+        return x, _same_vector
     if not jax.tree_util.tree_leaves(x):
         raise ValueError("x0 has no array leaves")
     flat, unravel = ravel_pytree(x)
@@ -60,6 +65,11 @@ def flatten(x: Any) -> tuple[Array, Callable[[Array], Any]]:
         x = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.result_type(float)), x)
         flat, unravel = ravel_pytree(x)
     return flat, unravel
+
+
+def _same_vector(flat: Array) -> Array:
+    """The inverse of flattening a vector."""
+    return flat
 
 
 def unravel_like(template: Any, flat: Any) -> Any:
