@@ -141,38 +141,20 @@ class Loop:
     callback: Any = None
     #: scale-aware gradient test: converged also where ‖∇f‖ ≤ rtol·max(1, |f|)/max(1, ‖x‖)
     rel_grad_tol: float = 0.0
-    #: the loop runs under vmap (``BatchSolve``): tests that a single solve skips with a
-    #: branch are computed and selected instead (vmap makes a branch on a per-start
-    #: predicate a select that runs both sides, and a select of the whole state)
-    batched: bool = False
-
-    def _branch(self, pred: Array, if_true: Any, if_false: Any) -> Any:
-        """``lax.cond(pred, if_true, if_false)`` in a single solve: the side not taken costs
-        nothing, where each side is a pass over an n-vector or two. In a batch both sides run
-        anyway, and they are selected leaf by leaf."""
-        if not self.batched:
-            return lax.cond(pred, if_true, if_false)
-        return jax.tree_util.tree_map(lambda a, b: jnp.where(pred, a, b), if_true(), if_false())
-
     def _settle(self, new: Any, old: Any, first_trip: Array
                 ) -> tuple[Any, Array, Array, Array]:
         """Rule 1 for a trip: (the state to keep, whether the new one is finite, max|x| and
-        ‖∇f‖ of the state kept, or of the new one where it is not finite and rule 1 ends
-        the solve).
+        ‖∇f‖ of the new state; where it is not finite rule 1 ends the solve and the other
+        rules are not read).
 
-        At large n the driver's cost is its passes over n-vectors. A single solve reads x's
-        finiteness off max|x| (NaN or ∞ exactly where an entry is) and ∇f's off ‖∇f‖ (its
-        entries are read only where the norm overflowed), both needed by rules 2 and 6
-        anyway, and keeps the last finite iterate with a branch instead of selecting x and
-        ∇f: four passes fewer per trip (Newton–CG at n = 10⁵: 10% faster). A batch, where
-        vmap turns the branches into selects, keeps the plain tests, which XLA fuses better
-        there (W1: 10% faster than the single-solve form).
+        At large n the driver's cost is its passes over n-vectors. x's finiteness is read off
+        max|x| (NaN or ∞ exactly where an entry is) and ∇f's off ‖∇f‖ (its entries are read
+        only where the norm overflowed), both needed by rules 2 and 6 anyway, and the last
+        finite iterate is kept with a branch instead of selecting x and ∇f on every trip:
+        four passes fewer per trip (Newton–CG at n = 10⁵: 10% faster). Under vmap the
+        branches become selects, as before.
         """
         solver = self.solver
-        if self.batched:
-            finite = _finite_state(new, solver)
-            state = _keep_last_finite(new, old, finite | first_trip, solver)
-            return state, finite, max_abs(state.x), norm(state.g)
         x_max, grad_norm = max_abs(new.x), norm(new.g)
         g_finite = lax.cond(jnp.isfinite(grad_norm), lambda: jnp.asarray(True),
                             lambda: jnp.all(jnp.isfinite(new.g)))
@@ -260,10 +242,10 @@ class Loop:
                                         state.x, state.f, norm(state.g))
             # rule 4's scale ‖x‖ is needed only where x_tol > 0 (only Δx = 0 otherwise) and
             # rule 3's floor test only where the solver failed
-            small_step = self._branch(x_tol > 0, lambda: dx <= x_tol * (1 + norm(state.x)),
-                                      lambda: dx <= 0)
-            failure = self._branch(info.failed, lambda: _failure_status(state, solver),
-                                   lambda: jnp.int32(solver.failure_status))
+            small_step = lax.cond(x_tol > 0, lambda: dx <= x_tol * (1 + norm(state.x)),
+                                  lambda: dx <= 0)
+            failure = lax.cond(info.failed, lambda: _failure_status(state, solver),
+                               lambda: jnp.int32(solver.failure_status))
             # where the trip is not finite rule 1 decides, so the other rules may read the
             # new, non-finite values
             status = _first(
