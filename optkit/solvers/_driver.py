@@ -141,6 +141,7 @@ class Loop:
     callback: Any = None
     #: scale-aware gradient test: converged also where ‖∇f‖ ≤ rtol·max(1, |f|)/max(1, ‖x‖)
     rel_grad_tol: float = 0.0
+
     def _settle(self, new: Any, old: Any, first_trip: Array
                 ) -> tuple[Any, Array, Array, Array]:
         """Rule 1 for a trip: (the state to keep, whether the new one is finite, max|x| and
