@@ -72,12 +72,12 @@ class Method:
 
     def options(self) -> dict[str, Option]:
         """The options the factory accepts (keyword parameters), in signature order."""
-        return dict(_factory_options(self.factory)[0])
+        return dict(_options_of(self.factory)[0])
 
     @property
     def takes_any_option(self) -> bool:
         """Whether the factory takes ``**options`` (then any option name is passed on)."""
-        return _factory_options(self.factory)[1]
+        return _options_of(self.factory)[1]
 
     def default_grad_tol(self, dtype: Any) -> float:
         return default_grad_tol(dtype, self.grad_tol)
@@ -86,12 +86,19 @@ class Method:
         return self.factory(**options)
 
 
-@functools.cache
-def _factory_options(factory: Callable[..., Solver]) -> tuple[dict[str, Option], bool]:
+def _options_of(factory: Callable[..., Solver]) -> tuple[dict[str, Option], bool]:
     """A factory's options and whether it takes ``**options``, read once per factory: every
     ``minimize`` call checks its options against them, and reading a signature and parsing a
     docstring cost more than a small batched solve (0.3 ms against 4 ms for W1 at 1,000
-    starts)."""
+    starts). An unhashable factory (a callable object) is read every time."""
+    try:
+        hash(factory)
+    except TypeError:
+        return _read_options(factory)
+    return _cached_options(factory)
+
+
+def _read_options(factory: Callable[..., Solver]) -> tuple[dict[str, Option], bool]:
     docs = _arg_docs(inspect.getdoc(factory) or "")
     found, takes_any = {}, False
     for name, param in inspect.signature(factory).parameters.items():
@@ -103,6 +110,9 @@ def _factory_options(factory: Callable[..., Solver]) -> tuple[dict[str, Option],
             annotation = getattr(annotation, "__name__", str(annotation))
         found[name] = Option(name, param.default, annotation, docs.get(name, ""))
     return found, takes_any
+
+
+_cached_options = functools.cache(_read_options)
 
 
 def default_grad_tol(dtype: Any, tolerances: tuple[float, float] = DEFAULT_GRAD_TOL) -> float:
