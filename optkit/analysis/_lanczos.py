@@ -117,11 +117,11 @@ def _runs(hvp: Callable[[Array], Array], starts: Array, restarts: Array, steps: 
     zeros = jnp.zeros((runs, steps), dtype)
     carry = (starts, jnp.zeros_like(starts), jnp.zeros(runs, dtype), zeros, zeros,
              jnp.zeros((steps, n), dtype))
-    # two steps per trip: the recurrence rotates v_{j−1} ← v_j ← v_{j+1}, and one step per
-    # trip makes XLA copy both n-vectors every time (three passes over them); in a trip of
-    # two the pair comes back to its own buffers. Measured at n = 10⁵: a classification
-    # 15% faster; unrolling all the steps was no faster and compiled a third longer
-    _, _, _, alphas, betas, basis = jax.lax.fori_loop(0, steps, body, carry, unroll=2)
+    # one step per trip: the recurrence rotates v_{j−1} ← v_j ← v_{j+1}, so XLA copies both
+    # n-vectors every trip, and two steps per trip would avoid that (a classification at
+    # n = 10⁵ 15% faster) but traces the Hessian–vector product twice: 15% more compile
+    # time for every classification program, which a single solve never earns back
+    _, _, _, alphas, betas, basis = jax.lax.fori_loop(0, steps, body, carry)
     return alphas, betas, basis
 
 
