@@ -64,9 +64,14 @@ def _all_finite(*arrays: Array) -> Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in arrays]))
 
 
-def _finite_state(state: Any, solver: Solver) -> Array:
-    direction = getattr(state, solver.direction_field, state.x)
-    return _all_finite(state.x, state.f, state.g, direction)
+def _finite_state(state: Any, solver: Solver, x_max: Array | None = None) -> Array:
+    """Rule 1's test of x, f, ∇f and the solver's direction; with ``x_max`` = max|x| given,
+    x's finiteness is read off it (NaN or ∞ exactly where an entry is) instead of x."""
+    direction = getattr(state, solver.direction_field, None)
+    others = [state.f, state.g] if direction is None else [state.f, state.g, direction]
+    if x_max is None:
+        return _all_finite(state.x, *others)
+    return jnp.isfinite(x_max) & _all_finite(*others)
 
 
 def _keep_last_finite(new: Any, old: Any, finite: Array, solver: Solver) -> Any:
@@ -149,12 +154,9 @@ class Loop:
         exactly where an entry is), which rule 6 needs anyway: one pass over x fewer per
         trip. Where the new state is not finite, rule 1 ends the solve and rule 6 is not
         read."""
-        solver = self.solver
-        direction = getattr(new, solver.direction_field, None)
-        others = [new.f, new.g] if direction is None else [new.f, new.g, direction]
         x_max = max_abs(new.x)
-        finite = jnp.isfinite(x_max) & _all_finite(*others)
-        state = _keep_last_finite(new, old, finite | first_trip, solver)
+        finite = _finite_state(new, self.solver, x_max)
+        state = _keep_last_finite(new, old, finite | first_trip, self.solver)
         return state, finite, x_max, norm(state.g)
 
     def _gradient_met(self, state: Any, grad_norm: Array, grad_tol: Array) -> Array:
@@ -232,7 +234,6 @@ class Loop:
                 stopped = self.callback(moved & (carry.status == RUNNING), num_steps,
                                         state.x, state.f, grad_norm)
             # rule 3's floor test (two passes over x) only where the solver failed
-            small_step = dx <= x_tol * (1 + norm(state.x))
             failure = lax.cond(info.failed, lambda: _failure_status(state, solver),
                                lambda: jnp.int32(solver.failure_status))
             # where the trip is not finite rule 1 decides, so the other rules may read the
@@ -244,7 +245,7 @@ class Loop:
                      & ~solver.wants_more(state),
                      Status.CONVERGED),
                     (info.failed, failure),
-                    (moved & small_step, Status.SMALL_STEP),
+                    (moved & (dx <= x_tol * (1 + norm(state.x))), Status.SMALL_STEP),
                     (moved & (f_tol > 0) & (df <= f_tol * (1 + jnp.abs(state.f))),
                      Status.SMALL_DECREASE),
                     (~first_trip & ((x_max > DIVERGENCE_BOUND)
