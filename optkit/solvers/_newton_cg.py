@@ -50,7 +50,7 @@ same with and without one.
 
 Each accepted step records ``cg_steps`` (CG iterations, one product each) and ``hvps`` (every
 product, probes included). The CG loop is a nested ``while_loop`` (its trip count depends on
-conditioning); the line search is folded into the driver's loop like every other descent.
+conditioning); the line search is run by ``LineSearchSolver`` like every other descent's.
 "backtracking" here halves t from 1 (Armijo): on Rosenbrock-like quartic valleys the quadratic
 interpolation of the generic search is clipped to t/10 step after step, and halving took 2.3n
 steps where it took 4.4n on chained Rosenbrock (n = 1,000; experiments/benchmarks/newton_cg.py).
@@ -153,26 +153,29 @@ class NewtonCGDescent(Descent):
             php = jnp.dot(c.p, hp)
             negative = php <= 0
             alpha = c.rz / jnp.where(negative, 1.0, php)
-            r = c.r + alpha * hp
-            z = inverse(r)
-            rz = jnp.dot(r, z)
-            beta = rz / jnp.where(c.rz > 0, c.rz, 1.0)
             # non-positive curvature: the CG step along p with |pᵀHp| (p is downhill, see the
             # module docstring); along p with no curvature at all, p itself
             step = jnp.where(php < 0, c.rz / jnp.where(php < 0, -php, 1.0), 1.0)
             if self.negative_curvature == "stop":
                 step = jnp.where(c.k == 0, step, 0.0)
-            d_neg = c.d + step * c.p
-            dhd_neg = c.dhd + step**2 * php
+            # the loop ends on non-positive curvature and only d, dᵀHd and k are read after
+            # it, so r, p and rᵀM⁻¹r are updated unconditionally: a select is a pass over n
+            coefficient = jnp.where(negative, step, alpha)
+            r = c.r + alpha * hp
+            z = inverse(r)
+            rz = jnp.dot(r, z)
+            beta = rz / jnp.where(c.rz > 0, c.rz, 1.0)
+            # without a preconditioner z = r, so ‖r‖ = √(rᵀz): one reduction fewer per product
+            r_norm = jnp.sqrt(rz) if self.preconditioner is None else jnp.linalg.norm(r)
             return _CG(
                 k=c.k + 1,
-                d=jnp.where(negative, d_neg, c.d + alpha * c.p),
-                r=jnp.where(negative, c.r, r),
-                p=jnp.where(negative, c.p, -z + beta * c.p),
-                rz=jnp.where(negative, c.rz, rz),
+                d=c.d + coefficient * c.p,
+                r=r,
+                p=-z + beta * c.p,
+                rz=rz,
                 # dₖ₊₁ᵀHdₖ₊₁ = dₖᵀHdₖ + α²pₖᵀHpₖ: the cross term vanishes by conjugacy
-                dhd=jnp.where(negative, dhd_neg, c.dhd + alpha**2 * php),
-                done=negative | (jnp.linalg.norm(r) <= tol),
+                dhd=c.dhd + coefficient**2 * php,
+                done=negative | (r_norm <= tol),
             )
 
         z0 = inverse(g)
