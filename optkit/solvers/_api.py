@@ -6,6 +6,8 @@ to one vector by ``optkit._pytree``; the loop itself is ``_driver.Loop``.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import functools
 from collections.abc import Callable
@@ -51,17 +53,34 @@ def flat_objective(fun: Callable[..., jax.Array], unravel: Callable[[jax.Array],
     return objective
 
 
+#: True while minimize_batch traces the minimize of one start: its loop then runs one
+#: line-search trial per trip (``Solver.step_takes_context``). Read when minimize is called,
+#: as a static argument of the program, so a single solve's program is never reused for a
+#: batch or the other way round.
+_BATCHED = contextvars.ContextVar("optkit_batched", default=False)
+
+
+@contextlib.contextmanager
+def _batched() -> Any:
+    token = _BATCHED.set(True)
+    try:
+        yield
+    finally:
+        _BATCHED.reset(token)
+
+
 @functools.partial(
     jit, static_argnames=("fun", "solver", "max_steps", "record", "classify", "unravel",
-                          "hessian", "callback", "rel_grad_tol")
+                          "hessian", "callback", "rel_grad_tol", "batched")
 )
 def _solve_jit(fun, solver, x0_flat, args, grad_tol, x_tol, f_tol, max_steps, record,
-               classify, unravel, hessian, callback, rel_grad_tol=0.0):
+               classify, unravel, hessian, callback, rel_grad_tol=0.0, batched=False):
     # args are traced: new data of the same shapes reuses this program
     objective = flat_objective(fun, unravel, args)
     result = solve_flat(objective, x0_flat, solver, grad_tol=grad_tol, x_tol=x_tol,
                         f_tol=f_tol, max_steps=max_steps, record=record, classify=classify,
-                        unravel=unravel, callback=callback, rel_grad_tol=rel_grad_tol)
+                        unravel=unravel, callback=callback, rel_grad_tol=rel_grad_tol,
+                        batched=batched)
     return with_hessian(result, objective, hessian)
 
 
@@ -161,16 +180,19 @@ def minimize(
                                                        _every(callback_every), unraveller)
     hessian = flat.size <= HESSIAN_MAX_SIZE if hessian is None else bool(hessian)
 
+    batched = _BATCHED.get()
+
     def solve(flat: jax.Array, args: tuple[Any, ...]) -> Result:
         call = (_solve_jit(fun_h, solver, flat, args, grad_tol, x_tol, f_tol, max_steps,
                            bool(record), classify, unraveller, hessian, reporter,
-                           rel_grad_tol=rel_grad_tol)
+                           rel_grad_tol=rel_grad_tol, batched=batched)
                 if _is_traced((flat, args)) else
                 # concrete data inside jax.grad's derivative rule: run the program an
                 # undifferentiated call compiled (a plain call there compiles it again)
                 _solve_jit.lower(fun_h, solver, flat, args, grad_tol, x_tol, f_tol, max_steps,
                                  bool(record), classify, unraveller, hessian,
-                                 reporter, rel_grad_tol=rel_grad_tol).compile())
+                                 reporter, rel_grad_tol=rel_grad_tol,
+                                 batched=batched).compile())
         return call if isinstance(call, Result) else call(flat, args, grad_tol, x_tol, f_tol)
 
     fun_h = static_callable(fun)
@@ -182,7 +204,7 @@ def minimize(
     else:
         result = _solve_jit(fun_h, solver, flat, args, grad_tol, x_tol, f_tol, max_steps,
                             bool(record), classify, unraveller, hessian, reporter,
-                            rel_grad_tol=rel_grad_tol)
+                            rel_grad_tol=rel_grad_tol, batched=batched)
     if throw and not isinstance(result.status_code, jax.core.Tracer):
         codes = np.asarray(result.status_code)
         if np.any(codes != Status.CONVERGED):
@@ -369,7 +391,8 @@ def _batch_program(fun: Callable[..., Any], solver: Solver, chunk: int | None,
                    options: tuple[tuple[str, Any], ...]) -> Callable[..., Result]:
     # (x0s, args, batch_args) are all traced: new data of the same shapes reuses the program
     def solve_one(x0: Any, args: tuple[Any, ...], batch_args: tuple[Any, ...]) -> Result:
-        return minimize(fun, x0, solver, args=(*args, *batch_args), **dict(options))
+        with _batched():
+            return minimize(fun, x0, solver, args=(*args, *batch_args), **dict(options))
 
     if chunk is None:
         return jit(jax.vmap(solve_one, in_axes=(0, None, 0)))

@@ -3,7 +3,9 @@
 Solvers see a function of a flat vector ``x`` (the driver ravels pytrees) and keep their
 own state, a NamedTuple with at least the fields ``x``, ``f`` and ``g`` (the current
 accepted iterate, its value and gradient). One call of ``step`` is one trip round the
-driver's loop: an accepted step or a rejected line-search trial.
+driver's loop: an accepted step, a failure, or a rejected trial of a solver that folds its
+search into the loop (trust region, bounded, least squares); the line-search solvers run
+their trials inside the step (``StepInfo.evaluations`` counts them).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class StepInfo(NamedTuple):
     failed: Array  # bool: the solver cannot make progress (e.g. line search exhausted)
     step_size: Array  # the accepted step length t (x_new = x + t·d)
     aux: dict[str, Array]  # extra per-step scalars to record (names in Solver.aux_names)
+    evaluations: Array | int = 1  # evaluations of f (and ∇f) the trip made
 
 
 class Solver(abc.ABC):
@@ -59,6 +62,12 @@ class Solver(abc.ABC):
     #: Hessian and its factorisations are most of a solve program. The driver counts that
     #: trip as neither a step nor a second evaluation and applies only the start's rules.
     evaluates_start_in_loop: ClassVar[bool] = False
+    #: True where ``step`` takes the keywords ``active`` and ``batched``. ``active`` is False
+    #: for a start of a vmapped solve that has ended: vmap runs the loop's body for every
+    #: start until all have ended and discards what it computes for the ended ones, so a
+    #: loop inside the step (a line search's trials) reads it not to run on for them.
+    #: ``batched`` is True in ``minimize_batch``'s programs.
+    step_takes_context: ClassVar[bool] = False
 
     @abc.abstractmethod
     def init(self, fun: FlatFun, x: Array) -> Any:

@@ -94,6 +94,7 @@ class BatchSolve:
             f_tol=kw.get("f_tol", 0.0),
             max_steps=self.max_steps,
             record=bool(kw.get("record", False)),
+            batched=True,
         )
         flat_starts = jax.vmap(lambda x0: flatten(x0)[0])(x0s)
         self._starts, self._n, split = shard_starts(flat_starts, devices)

@@ -55,7 +55,8 @@ DIVERGENCE_BOUND = 1e30
 class _Carry(NamedTuple):
     state: Any
     num_steps: Array
-    num_evals: Array
+    num_evals: Array  # evaluations of f (and ∇f): StepInfo.evaluations summed
+    num_trips: Array  # trips round the loop
     status: Array
     buffers: dict[str, Array] | None
 
@@ -146,6 +147,8 @@ class Loop:
     callback: Any = None
     #: scale-aware gradient test: converged also where ‖∇f‖ ≤ rtol·max(1, |f|)/max(1, ‖x‖)
     rel_grad_tol: float = 0.0
+    #: the loop of ``minimize_batch``, run under vmap (``Solver.step_takes_context``)
+    batched: bool = False
 
     def _settle(self, new: Any, old: Any, first_trip: Array
                 ) -> tuple[Any, Array, Array, Array]:
@@ -191,13 +194,13 @@ class Loop:
                 k: jnp.full((self.max_steps + 1,) + jnp.shape(v), jnp.nan, dtype).at[0].set(v)
                 for k, v in row0.items()
             }
-        return _Carry(state, jnp.int32(0), num_evals, status0, buffers)
+        return _Carry(state, jnp.int32(0), num_evals, jnp.int32(0), status0, buffers)
 
     def _first_trip(self, carry: _Carry) -> Array:
         """True on the trip that evaluates x₀ (``Solver.evaluates_start_in_loop``)."""
         if not self.solver.evaluates_start_in_loop:
             return jnp.asarray(False)
-        return carry.num_evals == 0
+        return carry.num_trips == 0
 
     @staticmethod
     def _tol(value: Any, dtype: Any) -> Array:
@@ -219,7 +222,10 @@ class Loop:
 
         def body(carry: _Carry) -> _Carry:
             old = carry.state
-            new, info = solver.step(fun, old)
+            if solver.step_takes_context:
+                new, info = solver.step(fun, old, active=cond(carry), batched=self.batched)
+            else:
+                new, info = solver.step(fun, old)
             # the trip that evaluates x₀ is the start's check, not a step: it moves nowhere
             # and has no last finite iterate to fall back on
             first_trip = self._first_trip(carry)
@@ -254,7 +260,7 @@ class Loop:
                     (num_steps >= max_steps, Status.MAX_STEPS),
                     # a safety net: rejected trials are bounded by each solver's own failure
                     # test, so this only fires on a solver bug
-                    (carry.num_evals >= max_trips, solver.failure_status),
+                    (carry.num_trips >= max_trips, solver.failure_status),
                 ],
                 jnp.int32(RUNNING),
             )
@@ -265,7 +271,8 @@ class Loop:
                 # is written even where x₀ is not finite
                 index = jnp.where(accepted | first_trip, num_steps, max_steps + 1)
                 buffers = {k: buffers[k].at[index].set(row[k], mode="drop") for k in buffers}
-            return _Carry(state, num_steps, carry.num_evals + 1, status, buffers)
+            num_evals = carry.num_evals + jnp.asarray(info.evaluations, jnp.int32)
+            return _Carry(state, num_steps, num_evals, carry.num_trips + 1, status, buffers)
 
         return lax.while_loop(cond, body, carry)
 
@@ -318,7 +325,9 @@ def solve_flat(
     unravel: Any,
     callback: Any = None,
     rel_grad_tol: float = 0.0,
+    batched: bool = False,
 ) -> Result:
     """Run ``solver`` on ``fun`` from the flat start ``x0``; see the module docstring."""
-    loop = Loop(fun, solver, grad_tol, x_tol, f_tol, max_steps, record, callback, rel_grad_tol)
+    loop = Loop(fun, solver, grad_tol, x_tol, f_tol, max_steps, record, callback, rel_grad_tol,
+                batched)
     return loop.finish(loop.advance(loop.start(x0)), classify, unravel)

@@ -1,10 +1,13 @@
-"""Line searches folded into the driver's loop, and the protocol they follow.
+"""Line searches, and the protocol they follow.
 
-A line search never runs a loop of its own. Each trip round the driver's loop evaluates the
-trial point(s) x + t·d; the line search says whether a trial is good enough
-(:meth:`LineSearch.accepts`) and, if none is, which step length to try on the next trip
-(:meth:`LineSearch.next_step`). A vmapped batch therefore pays for one loop, not a loop of
-loops. A line search is a frozen dataclass (hashable: it is part of the compiled program).
+A line search is a rule, not a loop: given a trial point x + t·d it says whether the trial is
+good enough (:meth:`LineSearch.accepts`) and, if not, which step length to try next
+(:meth:`LineSearch.next_step`). ``LineSearchSolver`` (``_descent.py``) runs the trials: in a
+single solve in a loop inside the step (one trip round the driver's loop per accepted step),
+in ``minimize_batch`` one trial per trip, so that under vmap starts at different stages
+share a trip instead of waiting for the slowest start's trials. Both are the same search:
+the same trials, iterates and evaluation counts. A line search is a frozen dataclass
+(hashable: it is part of the compiled program).
 
 Three are built in and registered by name (YAML ``solver.line_search``):
 
@@ -56,15 +59,27 @@ class Trial(NamedTuple):
     grad_norm_trial: Array  # ‖∇f(x + t·d)‖
 
 
-def sufficient_decrease(trial: Trial, c1: float) -> Array:
-    """Armijo (with the negative-curvature term) or, within rounding, a falling gradient."""
+def _decrease_tests(trial: Trial, c1: float) -> tuple[Array, Array]:
+    """(Armijo with the negative-curvature term, f within rounding of f(x)): both read f only."""
     eps = jnp.finfo(trial.f.dtype).eps
     t = trial.t
     predicted = t * trial.slope + 0.5 * t * t * jnp.minimum(trial.curvature, 0.0)
     armijo = trial.f_trial <= trial.f + c1 * predicted
-    approximate = ((trial.f_trial <= trial.f + 4 * eps * jnp.abs(trial.f))
-                   & (trial.grad_norm_trial < trial.grad_norm))
+    level = trial.f_trial <= trial.f + 4 * eps * jnp.abs(trial.f)
+    return armijo, level
+
+
+def sufficient_decrease(trial: Trial, c1: float) -> Array:
+    """Armijo (with the negative-curvature term) or, within rounding, a falling gradient."""
+    armijo, level = _decrease_tests(trial, c1)
+    approximate = level & (trial.grad_norm_trial < trial.grad_norm)
     return jnp.isfinite(trial.f_trial) & (armijo | approximate)
+
+
+def sufficient_decrease_possible(trial: Trial, c1: float) -> Array:
+    """Whether ``sufficient_decrease`` can hold, judged on f(x + t·d) alone."""
+    armijo, level = _decrease_tests(trial, c1)
+    return jnp.isfinite(trial.f_trial) & (armijo | level)
 
 
 def _quadratic_backtrack(trial: Trial, low: float, high: float) -> Array:
@@ -95,6 +110,13 @@ class LineSearch(abc.ABC):
         """The step lengths tried together in one trip, largest first; the first acceptable
         one is taken. One (``t`` itself) unless the search trades evaluations for trips."""
         return t[None]
+
+    def value_passes(self, trial: Trial) -> Array | None:
+        """False where the trial is rejected on f(x + t·d) alone, so that ∇f(x + t·d) need
+        not be computed there (its ``slope_trial`` and ``grad_norm_trial`` are NaN); None
+        (the default) where every trial needs the gradient. A rejected backtracking trial
+        then costs one evaluation of f, as in the textbook loop, instead of f and ∇f."""
+        return None
 
     @abc.abstractmethod
     def accepts(self, trial: Trial) -> Array:
@@ -140,6 +162,9 @@ class Backtracking(LineSearch):
 
     def accepts(self, trial: Trial) -> Array:
         return sufficient_decrease(trial, self.c1)
+
+    def value_passes(self, trial: Trial) -> Array:
+        return sufficient_decrease_possible(trial, self.c1)
 
     def next_step(self, trial: Trial, state: Any) -> tuple[Array, Any]:
         return _quadratic_backtrack(trial, self.shrink_min, self.shrink_max), state

@@ -47,9 +47,10 @@ class Result:
     """Outcome of :func:`optkit.minimize`.
 
     ``x`` has the pytree structure and dtype of ``x0``; ``value`` = f(x); ``grad_norm`` = ‖∇f(x)‖₂
-    over all leaves; ``num_steps`` counts accepted steps and ``num_evals`` trips round the
-    driver's loop plus one for the start (each trip evaluates (f, ∇f) at one trial point, or
-    at a few together where the line search tries several step lengths per trip). ``status`` is
+    over all leaves; ``num_steps`` counts accepted steps and ``num_evals`` the evaluations of
+    (f, ∇f): the start, then every trial point, accepted or rejected (a rejected backtracking
+    trial may cost f alone; where the line search tries several step lengths at once they
+    count as one; an optax line search's own evaluations are not seen). ``status`` is
     a :class:`Status` (an integer array when batched or traced);
     ``converged`` is true exactly when status is CONVERGED. ``critical_point`` classifies
     the end point (None when classification was switched off).

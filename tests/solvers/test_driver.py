@@ -267,6 +267,37 @@ def test_uphill_gradient_fails_the_line_search_without_moving():
     np.testing.assert_array_equal(res.x, x0)
 
 
+def test_a_failed_search_spends_max_trials_evaluations_alone_and_in_a_batch():
+    """A single solve runs a step's trials in a loop inside the step, a batch one trial per
+    trip; both stop after max_trials rejections and count every evaluation."""
+    solver = optkit.GradientDescent(line_search=optkit.Backtracking(max_trials=7))
+    x0 = np.array([1.0, 0.5])
+    alone = optkit.minimize(uphill_gradient, x0, method=solver, classify=False)
+    batch = optkit.minimize_batch(uphill_gradient, np.stack([x0, 2 * x0]), method=solver,
+                                  classify=False)
+    assert alone.status == Status.LINE_SEARCH_FAILED
+    np.testing.assert_array_equal(batch.status_code, [Status.LINE_SEARCH_FAILED] * 2)
+    assert int(alone.num_evals) == 1 + 7  # x₀, then the seven rejected trials
+    np.testing.assert_array_equal(batch.num_evals, [1 + 7] * 2)
+    np.testing.assert_array_equal(alone.x, x0)
+
+
+@pytest.mark.parametrize("method", ["newton", "newton_cg", "bfgs"])
+def test_a_solve_and_a_batch_take_the_same_steps_and_trials(method):
+    """The trials loop inside a single solve's step and the one-trial-per-trip loop of a
+    batch are the same search: same iterates, steps and evaluations (Rosenbrock from
+    (−1.2, 1) rejects trials on the way; Newton tries two step lengths per trial, Newton–CG
+    screens trials on f alone, BFGS searches for the Wolfe conditions)."""
+    x0 = np.array([-1.2, 1.0])
+    alone = optkit.minimize(rosenbrock, x0, method=method, classify=False)
+    batch = optkit.minimize_batch(rosenbrock, x0[None], method=method, classify=False)
+    assert alone.status == Status.CONVERGED
+    assert int(alone.num_evals) > int(alone.num_steps) + 1  # some trials were rejected
+    assert int(batch.num_steps[0]) == int(alone.num_steps)
+    assert int(batch.num_evals[0]) == int(alone.num_evals)
+    np.testing.assert_allclose(batch.x[0], alone.x, rtol=0, atol=1e-14)
+
+
 def test_kink_fails_the_line_search_at_the_kink():
     res = optkit.minimize(kink, [0.77], method="gradient_descent", classify=False)
     assert res.status == Status.LINE_SEARCH_FAILED and not bool(res.converged)
