@@ -282,6 +282,39 @@ def test_a_failed_search_spends_max_trials_evaluations_alone_and_in_a_batch():
     np.testing.assert_array_equal(alone.x, x0)
 
 
+GRADIENTS_TAKEN: list[int] = []
+
+
+@jax.custom_vjp
+def counted_rosenbrock(x):
+    """Rosenbrock whose reverse pass reports itself: one report per ∇f computed."""
+    return rosenbrock(x)
+
+
+def _counted_forward(x):
+    return rosenbrock(x), x
+
+
+def _counted_backward(x, cotangent):
+    jax.debug.callback(lambda: GRADIENTS_TAKEN.append(1))
+    return (cotangent * jax.grad(rosenbrock)(x),)
+
+
+counted_rosenbrock.defvjp(_counted_forward, _counted_backward)
+
+
+def test_a_backtracking_trial_rejected_on_its_value_costs_no_gradient():
+    """∇f is computed at the start and at each accepted step only: the rejected trials of
+    gradient descent on Rosenbrock fail Armijo by far, which f alone shows."""
+    GRADIENTS_TAKEN.clear()
+    res = optkit.minimize(counted_rosenbrock, [-1.2, 1.0], method="gradient_descent",
+                          max_steps=40, classify=False, hessian=False)
+    jax.effects_barrier()
+    steps, evals = int(res.num_steps), int(res.num_evals)
+    assert evals > steps + 1 + 10  # many trials were rejected
+    assert len(GRADIENTS_TAKEN) == steps + 1
+
+
 @pytest.mark.parametrize("method", ["newton", "newton_cg", "bfgs"])
 def test_a_solve_and_a_batch_take_the_same_steps_and_trials(method):
     """The trials loop inside a single solve's step and the one-trial-per-trip loop of a
