@@ -112,7 +112,7 @@ class LineSearchSolver(Solver):
 
     Subclasses provide ``descent`` and ``line_search`` (a :class:`LineSearch`, a registered
     name or None for "none"); ``tuned_backtracking`` is what the names "backtracking" and
-    "armijo" mean for the method (Newton tries two step lengths per trial).
+    "armijo" mean for the method (Newton tries four step lengths per trial).
     """
 
     tuned_backtracking: ClassVar[LineSearch | None] = None

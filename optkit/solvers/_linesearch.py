@@ -139,7 +139,7 @@ class Backtracking(LineSearch):
         num_candidates: step lengths tried per trip round the loop, t, t·shrink_max,
             t·shrink_max², …; the largest acceptable one is taken. Under vmap every start pays
             for the slowest start's trips, so trading one extra evaluation of (f, ∇f) for
-            fewer trips pays off where steps are expensive anyway (Newton uses 2).
+            fewer trips pays off where steps are expensive anyway (Newton uses 4).
     """
 
     c1: float = 1e-4

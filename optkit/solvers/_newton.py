@@ -200,8 +200,9 @@ class Newton(LineSearchSolver):
     """Newton's method x₊ = x + t·d with d from the (regularised) Newton system.
 
     Args:
-        line_search: "backtracking" (Armijo from t = 1, trying t and t/2 together in each
-            trip round the loop; default), "wolfe", "none" (full steps) or a ``LineSearch``.
+        line_search: "backtracking" (Armijo from t = 1, trying t, t/2, t/4 and t/8
+            together in each trial; default), "wolfe", "none" (full steps) or a
+            ``LineSearch``.
         regularization: "eigen" (default), "levenberg", "steepest" or "none"; see the module
             docstring for the exact rules.
         escape_length: minimum length of the component along the most negative eigenvector
@@ -211,7 +212,10 @@ class Newton(LineSearchSolver):
             ε^(1/3) of the dtype).
     """
 
-    tuned_backtracking = Backtracking(num_candidates=2)
+    # four step lengths per trial: a batch's trips are as many as its slowest start's trials,
+    # and Newton's trial is cheap beside its Hessian (W1, 10³–10⁵ starts: 10–15% faster than
+    # two, trips 32 → 29; 2-D Rosenbrock from (−1.2, 1): 21 steps and no rejected trial)
+    tuned_backtracking = Backtracking(num_candidates=4)
 
     line_search: LineSearch | str | None = "backtracking"
     regularization: str = "eigen"
