@@ -179,16 +179,16 @@ class LineSearchSolver(Solver):
             passes = search.value_passes(trial_at(t, f_trial, None))
             if passes is None:
                 (g_trial,) = pullback(jnp.ones_like(f_trial))
-                accepted = search.accepts(trial_at(t, f_trial, g_trial))
+                passes = jnp.asarray(True)
             else:
                 # ∇f only where the value leaves the trial a chance, and at the start; under
                 # vmap both branches run and nothing is saved
                 passes = passes | (state.trials == UNEVALUATED)
                 g_trial = lax.cond(passes, lambda: pullback(jnp.ones_like(f_trial))[0],
                                    lambda: jnp.zeros_like(x_trial))
-                accepted = passes & search.accepts(trial_at(t, f_trial, g_trial))
-            t_next, searched = search.next_step(trial_at(t, f_trial, g_trial), searched)
-            return accepted, t, x_trial, f_trial, g_trial, t_next, searched
+            trial = trial_at(t, f_trial, g_trial)
+            t_next, searched = search.next_step(trial, searched)
+            return passes & search.accepts(trial), t, x_trial, f_trial, g_trial, t_next, searched
         # several step lengths at once: the first (largest) acceptable one is taken
         xs = state.x[None, :] + ts[:, None] * state.d[None, :]
         fs, gs = jax.vmap(jax.value_and_grad(fun))(xs)
