@@ -302,7 +302,7 @@ def _classify_krylov(fun: Callable[[Array], Array], x: Array, grad_tol: Array,
                           jnp.maximum(k.residual[0], k.residual[-1]))
     flat = _is_flat(fun, value, x, grad_norm, hess_norm, distance, contraction)
     kind, _, tol = classify_spectrum(k.ritz, grad_norm, grad_tol, tol, flat)
-    index = jnp.maximum(jnp.sum(k.ritz_a < -tol), jnp.sum(k.ritz_b < -tol)).astype(jnp.int32)
+    index = jnp.max(jnp.sum(k.distinct < -tol, axis=1)).astype(jnp.int32)
     return {"value": value, "grad_norm": grad_norm, "eigenvalues": k.ritz, "index": index,
             "kind_code": kind, "tol": tol, "distance": distance}
 
@@ -361,7 +361,7 @@ def classify(
 
     ``distance`` = ‖δ‖ estimates how far x is from that critical point. Up to 64 variables
     the Hessian is formed and diagonalised; above, Lanczos on Hessian–vector products gives
-    the extreme eigenvalues (20 products, no n×n matrix), and ``eigenvalues`` holds 20 Ritz
+    the extreme eigenvalues (at most 20 products, no n×n matrix), and ``eigenvalues`` holds 20 Ritz
     values. Works on pytrees (they are ravelled) and under ``jax.jit`` / ``jax.vmap``.
 
     With ``bounds=(lower, upper)`` (as in ``minimize``) x is classified as a KKT point of f

@@ -2,7 +2,7 @@
 
 Above :data:`DENSE_MAX_DIM` variables ``classify`` never forms ∇²f. It linearises the gradient
 once (``jax.linearize``: forward-over-reverse), so each Hessian–vector product v ↦ Hv costs one
-tangent pass, and runs :data:`LANCZOS_STEPS` of them split over two Lanczos runs of
+tangent pass, and runs at most :data:`LANCZOS_STEPS` of them split over two Lanczos runs of
 m = LANCZOS_STEPS/2 steps each:
 
 * run A starts from ĝ = ∇f/‖∇f‖. Its Krylov space K_m(H, ∇f) is the one conjugate gradients
@@ -30,9 +30,19 @@ values are already exact). The restart is a select, not a branch: with a ``lax.c
 loop a step cost more than twice as much at n = 10⁵ (measured; the runs' vectors cross the
 branch).
 
+Once run B has broken down, both runs stop: its pseudo-random start has a component along
+every eigenvector, so its exhausted Krylov space holds every eigenvalue to the breakdown test's
+√ε·‖Hv‖, the rounding floor of classify's tolerance, and further steps would only find them
+again. Each run's remaining slots then repeat what it computed (its first block where it broke
+down; otherwise all of it, cut off with the β that followed, which joins the residual bound):
+what a run restarting from its own start computes, so T keeps its shape and every block is
+still a Lanczos matrix. A separable function with identical blocks (extended Rosenbrock, whose
+H has two distinct eigenvalues) stops after a few steps instead of ten.
+
 Guarantees (symmetric H, exact arithmetic): every Ritz value θ lies in [λ_min, λ_max] (Cauchy
 interlacing), so θ_min ≥ λ_min and θ_max ≤ λ_max; and for each Ritz pair (θ, y = Qs) the
-residual ‖Hy − θy‖ = β_m·|s_m| bounds the distance from θ to the nearest eigenvalue. The
+residual ‖Hy − θy‖ = β_m·|s_m| (at most Σⱼ|cutⱼ·sⱼ| over the couplings a repeat cut off)
+bounds the distance from θ to the nearest eigenvalue. The
 extreme Ritz values converge fastest (Kaniel–Paige), at a rate set by the gap between the
 extreme eigenvalue and the rest of the spectrum relative to its width.
 """
@@ -49,7 +59,8 @@ Array = jax.Array
 
 #: classify uses the dense Hessian up to this many variables and Lanczos above it
 DENSE_MAX_DIM = 64
-#: Hessian–vector products per classification above DENSE_MAX_DIM (two runs of half as many)
+#: Hessian–vector products per classification above DENSE_MAX_DIM, at most (two runs of half
+#: as many; fewer where the Krylov space is exhausted first)
 LANCZOS_STEPS = 20
 # seeds of the fixed pseudo-random start and restart vectors (the result is deterministic)
 _SEED = 20240917
@@ -59,11 +70,12 @@ class Krylov(NamedTuple):
     """Two Lanczos runs (A from ∇f, B pseudo-random) and what classify needs from them."""
 
     ritz: Array  # [2m] Ritz values of both runs, ascending
-    residual: Array  # [2m] residual bound β_m|s_m| of each of those Ritz values
-    ritz_a: Array  # [m] run A's Ritz values (ascending) and vectors in its basis
-    vectors_a: Array  # [m, m]
-    ritz_b: Array  # [m] run B's Ritz values
+    residual: Array  # [2m] residual bound of each of those Ritz values (β_m|s_m|, or Σ|cut·s|)
+    ritz_a: Array  # [m] run A's Ritz values (ascending) and vectors in its basis (rows of
+    vectors_a: Array  # [m, m]   the slots it does not describe, repeats, are 0)
+    distinct: Array  # [2, m] each run's Ritz values counted once (NaN-padded): see krylov_spectrum
     basis_a: Array  # [m, n] run A's Lanczos vectors (rows)
+    products: Array  # Hessian–vector products spent (2 per step, m steps unless run B broke down)
 
 
 def _hash_vector(n: int, dtype: jnp.dtype, salt: Array | int) -> Array:
@@ -81,16 +93,20 @@ def _hash_vector(n: int, dtype: jnp.dtype, salt: Array | int) -> Array:
 
 
 def _runs(hvp: Callable[[Array], Array], starts: Array, restarts: Array, steps: int
-          ) -> tuple[Array, Array, Array]:
-    """``steps`` Lanczos steps from each unit row of ``starts`` at once (one batched
-    Hessian–vector product per step): (α [R, steps], β [R, steps], run 0's basis
-    [steps, n]). A breakdown continues from that run's row of ``restarts``.
+          ) -> tuple[Array, Array, Array, Array, Array]:
+    """Up to ``steps`` Lanczos steps from each unit row of ``starts`` at once (one batched
+    Hessian–vector product per step), until the last run (the one from a pseudo-random start)
+    breaks down: (α [R, steps], β [R, steps], run 0's basis [steps, n], each run's first block
+    length [R] (``steps`` where it never broke down), the number of steps taken). A breakdown
+    continues from that run's row of ``restarts``.
 
     β[:, j] couples v_j and v_{j+1} (β[:, steps−1] = β_m, the residual norm after the last
     step).
     """
     dtype = starts.dtype
     eps = jnp.finfo(dtype).eps
+    runs, n = starts.shape
+    slots = jnp.arange(steps)
 
     def recurrence(v: Array, v_prev: Array, beta_prev: Array, restart: Array, hv: Array
                    ) -> tuple[Array, Array, Array]:
@@ -106,23 +122,57 @@ def _runs(hvp: Callable[[Array], Array], starts: Array, restarts: Array, steps: 
         v_next = jnp.where(broke, restart, w / jnp.where(broke, 1.0, beta))
         return v_next, alpha, jnp.where(broke, 0.0, beta)
 
-    def body(j: Array, carry: tuple[Array, ...]) -> tuple[Array, ...]:
-        v, v_prev, beta_prev, alphas, betas, basis = carry
-        basis = basis.at[j].set(v[0])
+    def body(carry: tuple[Array, ...]) -> tuple[Array, ...]:
+        j, v, v_prev, beta_prev, alphas, betas, basis, first_block = carry
+        basis = jax.lax.dynamic_update_index_in_dim(basis, v[0], j, 0)
         v_next, alpha, beta = jax.vmap(recurrence)(v, v_prev, beta_prev, restarts,
                                                    jax.vmap(hvp)(v))
-        return (v_next, v, beta, alphas.at[:, j].set(alpha), betas.at[:, j].set(beta), basis)
+        # masks, not .at[:, j]: under vmap j is per point, and a scatter per point is slow
+        here = slots == j
+        alphas = jnp.where(here, alpha[:, None], alphas)
+        betas = jnp.where(here, beta[:, None], betas)
+        first_block = jnp.where((first_block == steps) & (beta == 0), j + 1, first_block)
+        return (j + 1, v_next, v, beta, alphas, betas, basis, first_block)
 
-    runs, n = starts.shape
+    def running(carry: tuple[Array, ...]) -> Array:
+        j, first_block = carry[0], carry[-1]
+        return (j < steps) & (first_block[-1] == steps)
+
     zeros = jnp.zeros((runs, steps), dtype)
-    carry = (starts, jnp.zeros_like(starts), jnp.zeros(runs, dtype), zeros, zeros,
-             jnp.zeros((steps, n), dtype))
+    carry = (jnp.zeros((), jnp.int32), starts, jnp.zeros_like(starts), jnp.zeros(runs, dtype),
+             zeros, zeros, jnp.zeros((steps, n), dtype), jnp.full(runs, steps, jnp.int32))
     # one step per trip: the recurrence rotates v_{j−1} ← v_j ← v_{j+1}, so XLA copies both
     # n-vectors every trip, and two steps per trip would avoid that (a classification at
     # n = 10⁵ 15% faster) but traces the Hessian–vector product twice: 15% more compile
     # time for every classification program, which a single solve never earns back
-    _, _, _, alphas, betas, basis = jax.lax.fori_loop(0, steps, body, carry)
-    return alphas, betas, basis
+    taken, _, _, _, alphas, betas, basis, first_block = jax.lax.while_loop(
+        running, body, carry)
+    return alphas, betas, basis, first_block, taken
+
+
+def _complete(alphas: Array, betas: Array, first_block: Array, taken: Array
+              ) -> tuple[Array, Array, Array, Array]:
+    """The runs' coefficients completed to ``steps`` slots where they stopped early, with the
+    couplings that T leaves out: (α, β, cut, period), cut[r, j] = the β that followed slot j
+    in run r and is not in T (0 where none was left out), period[r] = the slots that are not
+    repeats.
+
+    A run that broke down repeats its first block (an invariant subspace: its Ritz values
+    are eigenvalues of H, and nothing is left out); one that did not repeats everything it
+    computed, each copy cut off with the β that followed it. The copies are what a run that
+    restarts from its own start vector computes, so every block of T is the Lanczos matrix
+    of its start vector, and each Ritz pair's residual is at most Σⱼ |cutⱼ·sⱼ| (the last
+    slot's β_m alone where the runs went the whole way).
+    """
+    steps = alphas.shape[1]
+    slots = jnp.arange(steps)
+    period = jnp.where(first_block < steps, first_block, taken)
+    period = jnp.where(taken < steps, period, steps)[:, None]
+    source = slots[None, :] % period
+    alphas = jnp.take_along_axis(alphas, source, axis=1)
+    betas = jnp.take_along_axis(betas, source, axis=1)
+    ends = (source == period - 1) | (slots[None, :] == steps - 1)
+    return alphas, jnp.where(ends, 0.0, betas), jnp.where(ends, betas, 0.0), period[:, 0]
 
 
 def _tridiagonal(alphas: Array, betas: Array) -> Array:
@@ -132,7 +182,8 @@ def _tridiagonal(alphas: Array, betas: Array) -> Array:
 
 def krylov_spectrum(hvp: Callable[[Array], Array], grad: Array,
                     steps: int = LANCZOS_STEPS) -> Krylov:
-    """Run the two Lanczos runs (``steps`` Hessian–vector products in all) for ``classify``.
+    """Run the two Lanczos runs (at most ``steps`` Hessian–vector products in all; fewer where
+    run B's Krylov space is exhausted first) for ``classify``.
 
     ``hvp`` must be linear (e.g. from ``jax.linearize``).
     """
@@ -147,17 +198,37 @@ def krylov_spectrum(hvp: Callable[[Array], Array], grad: Array,
     # the restart vectors are the two pseudo-random ones reversed: unit vectors unlike the
     # starts at no cost (a new hash vector needs passes of its own, each about a gradient's)
     restarts = jnp.stack([random_b[::-1], random_a[::-1]])
-    alphas, betas, basis_a = _runs(hvp, starts, restarts, m)
-    last = betas[:, -1]
+    alphas, betas, basis_a, first_block, taken = _runs(hvp, starts, restarts, m)
+    alphas, betas, cut, period = _complete(alphas, betas, first_block, taken)
     theta, s = jnp.linalg.eigh(jax.vmap(_tridiagonal)(alphas, betas))
-    residual = jnp.abs(last[:, None] * s[:, -1, :])
+    residual = jnp.sum(jnp.abs(cut[:, :, None] * s), axis=1)
     ritz = theta.reshape(-1)
     order = jnp.argsort(ritz)
+    slots = jnp.arange(m)
+    # T⁺ is block diagonal, so zeroing the rows of the repeats leaves the pseudo-inverse of
+    # the slots that run A's basis rows describe (the later rows may hold a restart block)
+    vectors_a = jnp.where((slots < period[0])[:, None], s[0], 0.0)
     return Krylov(
         ritz=ritz[order], residual=residual.reshape(-1)[order],
-        ritz_a=theta[0], vectors_a=s[0], ritz_b=theta[1],
-        basis_a=basis_a,
+        ritz_a=theta[0], vectors_a=vectors_a, distinct=_distinct(alphas, betas, first_block, taken),
+        basis_a=basis_a, products=2 * taken,
     )
+
+
+def _distinct(alphas: Array, betas: Array, first_block: Array, taken: Array) -> Array:
+    """Each run's Ritz values counted once, NaN-padded to [R, m]: those of its first block
+    where it broke down (a restart or a repeat only finds them again), else of its ``taken``
+    steps. What the Morse-index estimate counts."""
+    runs, m = alphas.shape
+    counted = jnp.where(first_block < m, first_block, taken)[:, None]
+    inside = jnp.arange(m)[None, :] < counted
+    # the slots left out become decoupled diagonal entries beyond the Gershgorin bound, so
+    # that they sort last
+    beyond = 1.0 + 2.0 * jnp.max(jnp.abs(alphas), axis=1) + 4.0 * jnp.max(jnp.abs(betas), axis=1)
+    coupled = jnp.arange(m)[None, :] < counted - 1
+    theta = jnp.linalg.eigvalsh(jax.vmap(_tridiagonal)(
+        jnp.where(inside, alphas, beyond[:, None]), jnp.where(coupled, betas, 0.0)))
+    return jnp.where(inside, theta, jnp.nan)
 
 
 def pinv_solve(theta: Array, vectors: Array, rhs: Array) -> Array:

@@ -138,29 +138,93 @@ def _three_identity(x):
 
 @functools.partial(jit, static_argnames="fun")
 def _ritz_and_kind(fun, x, minimiser):
-    """Ritz values of both runs at x, and classify's kind and index at the minimiser."""
+    """Both runs at x, and classify's kind and index at the minimiser."""
     (_, g), linear = jax.linearize(jax.value_and_grad(fun), x)
     cp = classify(fun, minimiser, grad_tol=1e-8)
-    return krylov_spectrum(lambda v: linear(v)[1], g).ritz, cp.kind_code, cp.index
+    return krylov_spectrum(lambda v: linear(v)[1], g), cp.kind_code, cp.index
 
 
-@pytest.mark.parametrize("fun, x, minimiser, eigenvalues", [
+@pytest.mark.parametrize("fun, x, minimiser, eigenvalues, products", [
     # H = 3I: the Krylov space of any start is one-dimensional, so every step breaks down
     # (run A starts from ∇f ≠ 0 here; at the minimiser 0 from a pseudo-random vector)
-    (_three_identity, np.linspace(-1.0, 1.0, 130), np.zeros(130), (3.0, 3.0)),
+    (_three_identity, np.linspace(-1.0, 1.0, 130), np.zeros(130), (3.0, 3.0), 2),
     # ∇²f at the minimiser is 150 copies of [[802, −400], [−400, 200]]: two distinct
-    # eigenvalues, so each run breaks down after two steps and restarts
+    # eigenvalues, so each run breaks down after two steps
     (_block_rosenbrock, np.ones(300), np.ones(300),
-     (501.0 - np.sqrt(301.0**2 + 400.0**2), 501.0 + np.sqrt(301.0**2 + 400.0**2))),
+     (501.0 - np.sqrt(301.0**2 + 400.0**2), 501.0 + np.sqrt(301.0**2 + 400.0**2)), 4),
 ], ids=["3I", "rosenbrock-blocks"])
-def test_breakdown_restarts_keep_the_ritz_values_exact(fun, x, minimiser, eigenvalues):
-    ritz_values, kind_code, index = _ritz_and_kind(fun, x, minimiser)
+def test_an_exhausted_krylov_space_ends_the_runs_with_exact_ritz_values(
+        fun, x, minimiser, eigenvalues, products):
+    k, kind_code, index = _ritz_and_kind(fun, x, minimiser)
     lam_min, lam_max = eigenvalues
     # every Ritz value is one of H's eigenvalues (the blocks are invariant subspaces), and
     # both extremes are found
-    theta = np.asarray(ritz_values)
-    assert np.all(np.isfinite(theta))
+    theta = np.asarray(k.ritz)
+    assert theta.shape == (LANCZOS_STEPS,) and np.all(np.isfinite(theta))
     nearest = np.minimum(np.abs(theta - lam_min), np.abs(theta - lam_max))
     assert np.max(nearest) <= 1e-9 * lam_max, theta
     np.testing.assert_allclose([theta[0], theta[-1]], [lam_min, lam_max], rtol=1e-12)
+    np.testing.assert_array_equal(np.asarray(k.residual), 0.0)
+    # run B's breakdown after as many steps as H has distinct eigenvalues ends both runs
+    assert int(k.products) == products
     assert optkit.Kind(int(kind_code)).label == "minimum" and int(index) == 0
+
+
+def test_runs_cut_short_keep_interlacing_and_their_residual_bounds():
+    # Extended Rosenbrock just off its minimiser: its 2×2 blocks differ in the ninth digit,
+    # too little for run B from a pseudo-random start (it breaks down after two steps and
+    # ends both runs) but enough that run A from ∇f does not break down. Run A is then cut
+    # short and repeated, and its cut joins the residual bound.
+    n = 300
+    x = 1.0 + 1e-9 * np.sin(np.arange(n))
+    a, b = x[0::2], x[1::2]
+    blocks = np.zeros((n // 2, 2, 2))
+    blocks[:, 0, 0] = 1200.0 * a**2 - 400.0 * b + 2.0
+    blocks[:, 0, 1] = blocks[:, 1, 0] = -400.0 * a
+    blocks[:, 1, 1] = 200.0
+    lam = np.sort(np.linalg.eigvalsh(blocks).ravel())
+    k, _, _ = _ritz_and_kind(_block_rosenbrock, x, np.ones(n))
+    theta, residual = np.asarray(k.ritz), np.asarray(k.residual)
+    assert int(k.products) < LANCZOS_STEPS
+    rounding = 1e-12 * lam[-1]
+    assert lam[0] - rounding <= theta[0] and theta[-1] <= lam[-1] + rounding
+    # every Ritz value within its residual bound (and √ε·‖H‖ from run B's breakdown test)
+    # of an eigenvalue
+    gap = np.min(np.abs(theta[:, None] - lam[None, :]), axis=1)
+    assert np.all(gap <= residual + np.sqrt(np.finfo(float).eps) * lam[-1] + rounding)
+
+
+def _quadratic(x, a):
+    return 0.5 * x @ a @ x
+
+
+@jit
+def _quadratic_spectrum(x, a):
+    (_, g), linear = jax.linearize(jax.value_and_grad(lambda z: _quadratic(z, a)), x)
+    return krylov_spectrum(lambda v: linear(v)[1], g), classify(
+        lambda z: _quadratic(z, a), jnp.zeros_like(x), grad_tol=1e-8)
+
+
+def test_three_distinct_eigenvalues_take_three_steps():
+    # ½xᵀAx with A = Q·diag(−2, 1, 5, 50 times each)·Qᵀ: any Krylov space has at most three
+    # dimensions, so run B breaks down at its third step (6 products), and its Ritz values
+    # are the three eigenvalues
+    n = 150
+    q = _orthogonal(n, 11)
+    a = (q * np.repeat([-2.0, 1.0, 5.0], n // 3)) @ q.T
+    k, cp = _quadratic_spectrum(np.random.default_rng(12).standard_normal(n), a)
+    theta, residual = np.asarray(k.ritz), np.asarray(k.residual)
+    assert int(k.products) == 6
+    # every Ritz value within its residual bound of an eigenvalue (the slots after the three
+    # steps repeat them; the last repeat, cut short, has interior Ritz values and residuals)
+    gap = np.min(np.abs(theta[:, None] - np.array([-2.0, 1.0, 5.0])), axis=1)
+    assert np.all(gap <= residual + 1e-12), (theta, residual)
+    np.testing.assert_allclose([theta[0], theta[-1]], [-2.0, 5.0], atol=1e-12)
+    assert residual[0] <= 1e-12 and residual[-1] <= 1e-12
+    # each run counts −2 once, not once per repeat
+    distinct = np.asarray(k.distinct)
+    np.testing.assert_allclose(np.sort(distinct[1]), [-2.0, 1.0, 5.0] + [np.nan] * 7,
+                               atol=1e-12)
+    # at the saddle 0 (both runs from pseudo-random vectors, ∇f = 0): the Morse index
+    # estimate counts the eigenvalue −2 once
+    assert cp.kind == "saddle" and int(cp.index) == 1
