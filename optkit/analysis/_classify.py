@@ -56,7 +56,7 @@ import numpy as np
 from .._compile import jit, static_callable
 from .._linalg import after, max_abs, norm, symmetric_eigh, symmetric_eigvalsh
 from .._pytree import Unraveller, as_start, flatten
-from ._lanczos import DENSE_MAX_DIM, LANCZOS_STEPS, krylov_spectrum, pinv_solve
+from ._lanczos import DENSE_MAX_DIM, LANCZOS_STEPS, count_below, krylov_spectrum, pinv_solve
 
 Array = jax.Array
 
@@ -302,7 +302,7 @@ def _classify_krylov(fun: Callable[[Array], Array], x: Array, grad_tol: Array,
                           jnp.maximum(k.residual[0], k.residual[-1]))
     flat = _is_flat(fun, value, x, grad_norm, hess_norm, distance, contraction)
     kind, _, tol = classify_spectrum(k.ritz, grad_norm, grad_tol, tol, flat)
-    index = jnp.max(jnp.sum(k.distinct < -tol, axis=1)).astype(jnp.int32)
+    index = count_below(k, -tol)
     return {"value": value, "grad_norm": grad_norm, "eigenvalues": k.ritz, "index": index,
             "kind_code": kind, "tol": tol, "distance": distance}
 
