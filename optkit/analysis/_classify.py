@@ -4,7 +4,7 @@ The rule, for a point x with f = f(x), g = ∇f(x), H = ∇²f(x) (symmetrised),
 epsilon of x's dtype, F = max(1, |f|) and ℓ = max(1, ‖x‖) (the units of f and x, as in the
 default gradient tolerance):
 
-1. **not_critical** if ‖g‖ > grad_tol (default √ε·F/ℓ) or g or the spectrum is not finite.
+1. **not_critical** if ‖g‖ > grad_tol (default √ε·F/ℓ) or f, g or the spectrum is not finite.
 2. **The Newton correction.** δ = −H⁺g (eigenvalues |λ| ≤ √ε·max|λ| dropped) points to the
    nearby critical point the Newton iteration converges to; ``distance`` = ‖δ‖ estimates how
    far it is. One more Newton step from x₁ = x + δ, δ′ = −H(x₁)⁺∇f(x₁), gives the contraction
@@ -329,13 +329,14 @@ def classify_flat(
         from ._kkt import classify_kkt
 
         out = classify_kkt(fun, x, *bounds, grad_tol, tol)
-        return CriticalPoint(x=unravel(x) if unravel is not None else x, grad_tol=grad_tol,
-                             **out)
-    classify_at = _classify_dense if x.shape[0] <= DENSE_MAX_DIM else _classify_krylov
-    out = classify_at(fun, x, grad_tol, tol)
-    return CriticalPoint(
-        x=unravel(x) if unravel is not None else x, grad_tol=grad_tol, **out,
-    )
+    else:
+        classify_at = _classify_dense if x.shape[0] <= DENSE_MAX_DIM else _classify_krylov
+        out = classify_at(fun, x, grad_tol, tol)
+    # f = ±∞ makes the default grad_tol infinite, and no point where f is not finite is a
+    # critical point of it, whatever its derivatives say
+    out["kind_code"] = jnp.where(jnp.isfinite(out["value"]), out["kind_code"],
+                                 jnp.int32(Kind.NOT_CRITICAL))
+    return CriticalPoint(x=unravel(x) if unravel is not None else x, grad_tol=grad_tol, **out)
 
 
 def classify(

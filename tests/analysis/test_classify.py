@@ -160,6 +160,13 @@ def test_nan_point_is_not_critical():
     assert cp.kind == "not_critical"
 
 
+@pytest.mark.parametrize("n", [2, 100], ids=["dense", "lanczos"])
+def test_a_point_where_f_is_infinite_is_not_critical(n):
+    # ∇f = 0 and ∇²f = 2I there, but f = +∞ (and the default grad_tol with it)
+    cp = classify(lambda x: jnp.sum(x**2) + jnp.inf, np.zeros(n))
+    assert cp.kind == "not_critical" and not bool(cp.is_critical)
+
+
 def test_linear_function_has_no_critical_point_far_from_the_origin():
     def linear(x):
         return x[0] + 2 * x[1]
