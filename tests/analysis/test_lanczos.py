@@ -230,3 +230,35 @@ def test_three_distinct_eigenvalues_take_three_steps():
     # at the saddle 0 (both runs from pseudo-random vectors, ∇f = 0): the Morse index
     # estimate counts the eigenvalue −2 once
     assert cp.kind == "saddle" and int(cp.index) == 1
+
+
+def _tilted_bowl(x, a):
+    """1.5‖x‖² + a·Σ cos(k·x_k)/k²: H = 3I for a = 0 (one distinct eigenvalue), a spread
+    spectrum for a ≠ 0."""
+    k = jnp.arange(1, x.shape[0] + 1, dtype=x.dtype)
+    return 1.5 * jnp.sum(x**2) + a * jnp.sum(jnp.cos(k * x) / k**2)
+
+
+@jit
+def _spectra(xs, a_values):
+    def one(x, a):
+        (_, g), linear = jax.linearize(jax.value_and_grad(lambda z: _tilted_bowl(z, a)), x)
+        return krylov_spectrum(lambda v: linear(v)[1], g)
+
+    return jax.vmap(one)(xs, a_values)
+
+
+def test_under_vmap_a_point_whose_runs_stop_early_gets_what_it_gets_alone():
+    # one point's Krylov space is exhausted after a step, the other's never is: the batched
+    # loop runs ten steps, and the first point keeps its own
+    n = 130
+    xs = np.stack([np.linspace(-1.0, 1.0, n)] * 2)
+    a_values = np.array([0.0, 0.5])
+    both = _spectra(xs, a_values)
+    for i in range(2):
+        alone = _spectra(xs[i:i + 1], a_values[i:i + 1])
+        assert int(both.products[i]) == int(alone.products[0])
+        np.testing.assert_allclose(np.asarray(both.ritz[i]), np.asarray(alone.ritz[0]),
+                                   rtol=1e-12, atol=1e-12)
+    assert [int(p) for p in both.products] == [2, LANCZOS_STEPS]
+    np.testing.assert_allclose(np.asarray(both.ritz[0]), 3.0, rtol=1e-14)
