@@ -152,12 +152,13 @@ def _runs(hvp: Callable[[Array], Array], starts: Array, restarts: Array, steps: 
     return alphas, betas, basis, first_block, taken
 
 
-def _complete(alphas: Array, betas: Array, first_block: Array, taken: Array
+def _complete(alphas: Array, betas: Array, own: Array, taken: Array
               ) -> tuple[Array, Array, Array, Array]:
     """The runs' coefficients completed to ``steps`` slots where they stopped early, with the
     couplings that T leaves out: (α, β, cut, period), cut[r, j] = the β that followed slot j
     in run r and is not in T (0 where none was left out), period[r] = the slots that are not
-    repeats.
+    repeats. ``own[r]``: run r's slots that are neither restarts nor repeats (its first block
+    where it broke down, else its ``taken`` steps).
 
     A run that broke down repeats its first block (an invariant subspace: its Ritz values
     are eigenvalues of H, and nothing is left out); one that did not repeats everything it
@@ -168,8 +169,7 @@ def _complete(alphas: Array, betas: Array, first_block: Array, taken: Array
     """
     steps = alphas.shape[1]
     slots = jnp.arange(steps, dtype=jnp.int32)
-    period = jnp.where(first_block < steps, first_block, taken)
-    period = jnp.where(taken < steps, period, steps)[:, None]
+    period = jnp.where(taken < steps, own, steps)[:, None]
     source = jax.lax.rem(slots[None, :], period)  # both ≥ 0: no sign fix-up
     # a one-hot sum, not take_along_axis: the same numbers, and a gather's lowering cost
     # 0.09 s more compile in every classification program
@@ -207,7 +207,8 @@ def krylov_spectrum(hvp: Callable[[Array], Array], grad: Array,
     # starts at no cost (a new hash vector needs passes of its own, each about a gradient's)
     restarts = jnp.stack([random_b[::-1], random_a[::-1]])
     alphas, betas, basis_a, first_block, taken = _runs(hvp, starts, restarts, m)
-    alphas, betas, cut, period = _complete(alphas, betas, first_block, taken)
+    own = jnp.where(first_block < m, first_block, taken)
+    alphas, betas, cut, period = _complete(alphas, betas, own, taken)
     theta, s = jnp.linalg.eigh(jax.vmap(_tridiagonal)(alphas, betas))
     residual = jnp.sum(jnp.abs(cut[:, :, None] * s), axis=1)
     ritz = theta.reshape(-1)
@@ -219,7 +220,7 @@ def krylov_spectrum(hvp: Callable[[Array], Array], grad: Array,
     return Krylov(
         ritz=ritz[order], residual=residual.reshape(-1)[order],
         ritz_a=theta[0], vectors_a=vectors_a, alphas=alphas, betas=betas,
-        counted=jnp.where(first_block < m, first_block, taken),
+        counted=own,
         basis_a=basis_a, products=2 * taken,
     )
 
