@@ -27,10 +27,15 @@ def random_problem(x, a):
     return 0.5 * x @ a @ x + 0.3 * jnp.sum(jnp.cos(x)) + 0.01 * jnp.sum(x**4)
 
 
+def _krylov(fun, x):
+    """krylov_spectrum of fun at x, with products from one linearisation of ∇f (as classify)."""
+    (_, g), linear = jax.linearize(jax.value_and_grad(fun), x)
+    return krylov_spectrum(lambda v: linear(v)[1], g)
+
+
 @jit
 def ritz(x, a):
-    (_, g), linear = jax.linearize(jax.value_and_grad(lambda z: random_problem(z, a)), x)
-    return krylov_spectrum(lambda v: linear(v)[1], g)
+    return _krylov(lambda z: random_problem(z, a), x)
 
 
 def ritz_and_dense(x, a):
@@ -139,9 +144,8 @@ def _three_identity(x):
 @functools.partial(jit, static_argnames="fun")
 def _ritz_and_kind(fun, x, minimiser):
     """Both runs at x, and classify's kind and index at the minimiser."""
-    (_, g), linear = jax.linearize(jax.value_and_grad(fun), x)
     cp = classify(fun, minimiser, grad_tol=1e-8)
-    return krylov_spectrum(lambda v: linear(v)[1], g), cp.kind_code, cp.index
+    return _krylov(fun, x), cp.kind_code, cp.index
 
 
 @pytest.mark.parametrize("fun, x, minimiser, eigenvalues, products", [
@@ -200,8 +204,7 @@ def _quadratic(x, a):
 
 @jit
 def _quadratic_spectrum(x, a):
-    (_, g), linear = jax.linearize(jax.value_and_grad(lambda z: _quadratic(z, a)), x)
-    return krylov_spectrum(lambda v: linear(v)[1], g), classify(
+    return _krylov(lambda z: _quadratic(z, a), x), classify(
         lambda z: _quadratic(z, a), jnp.zeros_like(x), grad_tol=1e-8)
 
 
@@ -241,11 +244,7 @@ def _tilted_bowl(x, a):
 
 @jit
 def _spectra(xs, a_values):
-    def one(x, a):
-        (_, g), linear = jax.linearize(jax.value_and_grad(lambda z: _tilted_bowl(z, a)), x)
-        return krylov_spectrum(lambda v: linear(v)[1], g)
-
-    return jax.vmap(one)(xs, a_values)
+    return jax.vmap(lambda x, a: _krylov(lambda z: _tilted_bowl(z, a), x))(xs, a_values)
 
 
 def test_under_vmap_a_point_whose_runs_stop_early_gets_what_it_gets_alone():
